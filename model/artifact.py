@@ -1,0 +1,183 @@
+"""The model artifact: a directory with the pickled estimator and a metadata.json that vouches for it.
+
+    models/<version>/model.joblib    the fitted CommentClassifier
+    models/<version>/metadata.json   labels, version, config, metrics, library versions, sha256 of model.joblib
+    models/current                   symlink to the newest complete version
+
+A version directory is written under a temporary name and renamed into place, and `current` is swapped
+with an atomic rename, so an interrupted save never leaves a half-written model where a loader looks.
+"""
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from .labels import LABELS
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+CURRENT = "current"
+FORMAT_VERSION = 1
+# Pickles are only portable across the libraries they were made with; a mismatch here refuses to load.
+PINNED_LIBRARIES = ("scikit-learn", "numpy", "scipy")
+
+
+class ArtifactError(RuntimeError):
+    """A model directory is missing, incomplete, tampered with or from incompatible libraries."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    estimator: Any
+    metadata: dict[str, Any]
+    path: Path
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", "comment-moderation"))
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for lib in (*PINNED_LIBRARIES, "joblib", "transformers", "torch"):
+        try:
+            versions[lib] = importlib_metadata.version(lib)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def new_version() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def save_model(estimator: Any, models_dir: Path, metadata: dict[str, Any], version: str | None = None) -> Path:
+    """Write `estimator` and its metadata as models_dir/<version>, then point models_dir/current at it."""
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    version = version or new_version()
+    final = models_dir / version
+    if final.exists():
+        raise ArtifactError(f"{final} already exists; choose another version or remove it")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=models_dir))
+    try:
+        joblib.dump(estimator, tmp / MODEL_FILE)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "name": metadata.get("name", "comment-moderation"),
+            "version": version,
+            "labels": list(LABELS),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "libraries": library_versions(),
+            **{k: v for k, v in metadata.items() if k not in {"version", "labels"}},
+            "sha256": sha256_file(tmp / MODEL_FILE),
+        }
+        _write_json(tmp / METADATA_FILE, meta)
+        _fsync_dir(tmp)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    point_current(models_dir, version)
+    return final
+
+
+def point_current(models_dir: Path, version: str) -> None:
+    """Atomically make models_dir/current a relative symlink to `version`."""
+    link = Path(models_dir) / CURRENT
+    tmp_link = Path(models_dir) / f".{CURRENT}.{os.getpid()}"
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    os.symlink(version, tmp_link)
+    os.replace(tmp_link, link)
+    _fsync_dir(Path(models_dir))
+
+
+def load_model(path: Path) -> LoadedModel:
+    """Load a model directory (or models/ itself, meaning its `current`), checking it before unpickling."""
+    path = Path(path)
+    if (path / CURRENT).exists() and not (path / METADATA_FILE).exists():
+        path = path / CURRENT
+    if not path.is_dir():
+        raise ArtifactError(f"model directory {path} does not exist; train one with `python -m training.fit`")
+    meta = read_metadata(path)
+    model_file = path / MODEL_FILE
+    if not model_file.is_file():
+        raise ArtifactError(f"{model_file} is missing; the artifact is incomplete, retrain or restore it")
+    actual = sha256_file(model_file)
+    if actual != meta.get("sha256"):
+        raise ArtifactError(
+            f"{model_file} has sha256 {actual[:16]}..., but metadata.json records {str(meta.get('sha256'))[:16]}...; "
+            "the file is corrupt or was replaced. Refusing to unpickle it: retrain or restore the artifact"
+        )
+    _check_libraries(meta, path)
+    try:
+        estimator = joblib.load(model_file)
+    except Exception as e:  # a truncated or foreign pickle can raise almost anything
+        raise ArtifactError(f"{model_file} could not be unpickled ({type(e).__name__}: {e}); retrain it") from e
+    return LoadedModel(estimator=estimator, metadata=meta, path=path.resolve())
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    meta_file = Path(path) / METADATA_FILE
+    if not meta_file.is_file():
+        raise ArtifactError(f"{meta_file} is missing; {path} is not a complete model directory")
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"{meta_file} is not valid JSON ({e}); the artifact is corrupt, retrain it") from e
+    missing = [k for k in ("version", "labels", "sha256", "libraries") if k not in meta]
+    if missing:
+        raise ArtifactError(f"{meta_file} lacks {missing}; it was not written by this project's save_model")
+    if tuple(meta["labels"]) != LABELS:
+        raise ArtifactError(f"{meta_file} has labels {meta['labels']}, this code expects {list(LABELS)}; retrain")
+    return meta
+
+
+def _check_libraries(meta: dict[str, Any], path: Path) -> None:
+    current = library_versions()
+    for lib in PINNED_LIBRARIES:
+        saved = meta["libraries"].get(lib)
+        # Same major.minor is required: sklearn and numpy change pickled internals between minors.
+        if saved and lib in current and saved.split(".")[:2] != current[lib].split(".")[:2]:
+            raise ArtifactError(
+                f"{path} was trained with {lib} {saved} but {current[lib]} is installed; "
+                f"retrain with `python -m training.fit` or install {lib}=={saved}"
+            )
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False, sort_keys=False)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

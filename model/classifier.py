@@ -1,0 +1,146 @@
+"""CommentClassifier: feature blocks + multinomial logistic regression + temperature calibration."""
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+from .calibration import calibrated_proba, expected_calibration_error, fit_temperature
+from .features import FeatureBlock, make_blocks, normalize_all, stack
+from .inputs import Comment, as_comments
+from .labels import LABELS
+
+CommentLike = Comment | str | Mapping[str, object]
+
+
+class CommentClassifier(ClassifierMixin, BaseEstimator):
+    """Labels comments spam / toxic / substantive with probabilities that sum to 1.
+
+    Parameters
+    ----------
+    features : names of feature blocks (see model.features.BLOCKS), stacked in this order.
+    C : inverse L2 strength of the logistic regression.
+    calibration_folds : folds for the out-of-fold logits the temperature is fitted on; 0 disables it.
+    random_state : seed for fold assignment when no groups are given.
+    """
+
+    def __init__(
+        self,
+        features: tuple[str, ...] = ("word", "char", "signals"),
+        C: float = 4.0,
+        calibration_folds: int = 5,
+        max_iter: int = 3000,
+        random_state: int = 0,
+    ) -> None:
+        self.features = features
+        self.C = C
+        self.calibration_folds = calibration_folds
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    # -- fitting ---------------------------------------------------------------------------------------
+    def fit(self, X: Sequence[CommentLike], y: Sequence[str], groups: Sequence[str] | None = None):
+        comments = as_comments(X)
+        y_idx = self._encode(y, len(comments))
+        normalized = normalize_all(comments)
+        self.temperature_ = 1.0
+        self.calibration_ = {}
+        if self.calibration_folds and self.calibration_folds >= 2:
+            logits = self._out_of_fold_logits(comments, normalized, y_idx, groups)
+            self.temperature_ = fit_temperature(logits, y_idx)
+            self.calibration_ = {
+                "temperature": self.temperature_,
+                "oof_ece_before": expected_calibration_error(calibrated_proba(logits, 1.0), y_idx),
+                "oof_ece_after": expected_calibration_error(calibrated_proba(logits, self.temperature_), y_idx),
+            }
+        self.blocks_, self.linear_ = self._fit_once(comments, normalized, y_idx)
+        self.classes_ = np.array(LABELS)
+        return self
+
+    def _encode(self, y: Sequence[str], n: int) -> np.ndarray:
+        if len(y) != n:
+            raise ValueError(f"X has {n} comments but y has {len(y)} labels; they must match")
+        index = {label: i for i, label in enumerate(LABELS)}
+        unknown = sorted({str(v) for v in y if v not in index})
+        if unknown:
+            raise ValueError(f"unknown label(s) {unknown}; expected one of {list(LABELS)}")
+        y_idx = np.array([index[v] for v in y])
+        missing = [label for i, label in enumerate(LABELS) if not (y_idx == i).any()]
+        if missing:
+            raise ValueError(f"training data has no examples of {missing}; every label in {list(LABELS)} needs some")
+        return y_idx
+
+    def _fit_once(
+        self, comments: list[Comment], normalized: list[str], y_idx: np.ndarray
+    ) -> tuple[list[FeatureBlock], LogisticRegression]:
+        blocks = [block.fit(comments, normalized) for block in make_blocks(tuple(self.features))]
+        linear = LogisticRegression(C=self.C, max_iter=self.max_iter)
+        linear.fit(stack(blocks, comments, normalized), y_idx)
+        return blocks, linear
+
+    def _out_of_fold_logits(
+        self, comments: list[Comment], normalized: list[str], y_idx: np.ndarray, groups: Sequence[str] | None
+    ) -> np.ndarray:
+        n_groups = len(set(groups)) if groups is not None else 0
+        if groups is not None and n_groups >= self.calibration_folds:
+            # Folds by article: a comment's neighbours under the same article must not vouch for it.
+            splits = GroupKFold(self.calibration_folds).split(comments, y_idx, list(groups))
+        else:
+            folds = min(self.calibration_folds, int(np.bincount(y_idx).min()))
+            if folds < 2:
+                raise ValueError("too few comments per label to calibrate; give each label at least 2 or set calibration_folds=0")
+            splits = StratifiedKFold(folds, shuffle=True, random_state=self.random_state).split(comments, y_idx)
+        logits = np.zeros((len(comments), len(LABELS)))
+        for train, val in splits:
+            tr_c = [comments[i] for i in train]
+            tr_n = [normalized[i] for i in train]
+            if len(np.unique(y_idx[train])) < len(LABELS):
+                raise ValueError("a calibration fold lacks a label; add more comments of every label or fewer folds")
+            blocks, linear = self._fit_once(tr_c, tr_n, y_idx[train])
+            va_c = [comments[i] for i in val]
+            logits[val] = linear.decision_function(stack(blocks, va_c, [normalized[i] for i in val]))
+        return logits
+
+    # -- prediction ------------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "linear_"):
+            raise NotFittedError("This CommentClassifier is not fitted yet; call fit() before predicting.")
+
+    def decision_function(self, X: Sequence[CommentLike]) -> np.ndarray:
+        self._check_fitted()
+        comments = as_comments(X)
+        return self.linear_.decision_function(stack(self.blocks_, comments, normalize_all(comments)))
+
+    def predict_proba(self, X: Sequence[CommentLike]) -> np.ndarray:
+        """Probabilities with columns in `classes_` order; each row sums to 1."""
+        return calibrated_proba(self.decision_function(X), self.temperature_)
+
+    def predict(self, X: Sequence[CommentLike]) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    # -- explanation -----------------------------------------------------------------------------------
+    def feature_names(self) -> list[str]:
+        self._check_fitted()
+        return [name for block in self.blocks_ for name in block.feature_names()]
+
+    def explain(self, X: Sequence[CommentLike], top_k: int = 5) -> list[dict[str, list[tuple[str, float]]]]:
+        """Per comment and label, the features that pushed that label's score up most (weight x value)."""
+        self._check_fitted()
+        comments = as_comments(X)
+        matrix = stack(self.blocks_, comments, normalize_all(comments))
+        names = self.feature_names()
+        # Contributions relative to the mean over labels: what favours this label over the others.
+        coef = self.linear_.coef_ - self.linear_.coef_.mean(axis=0, keepdims=True)
+        out = []
+        for row in matrix:
+            cols, vals = row.indices, row.data
+            per_label = {}
+            for k, label in enumerate(LABELS):
+                contrib = vals * coef[k, cols]
+                order = np.argsort(-contrib)[:top_k]
+                per_label[label] = [(names[cols[i]], round(float(contrib[i]), 4)) for i in order if contrib[i] > 0]
+            out.append(per_label)
+        return out

@@ -1,0 +1,42 @@
+"""Run the service: python -m serve [--host H] [--port P] [--model-dir DIR].
+
+Options default to MODERATION_HOST / MODERATION_PORT / MODERATION_MODEL_DIR, then 127.0.0.1:8000 and
+models/current. The model is loaded and checked before the server binds: a missing or corrupt model
+stops the start with a message instead of serving errors.
+"""
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from model.artifact import ArtifactError, load_model
+
+from .app import create_app
+from .settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m serve", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--model-dir")
+    parser.add_argument("--workers", type=int, default=1, help="kept at 1: each worker holds its own model copy")
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port, "model_dir": args.model_dir}.items() if v}
+    settings = Settings(**overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        loaded = load_model(settings.model_dir)
+    except ArtifactError as e:
+        print(f"error: cannot start, the model is not usable: {e}", file=sys.stderr)
+        return 1
+    app = create_app(settings, loaded)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""`python -m training.fit`: the artifact it writes and the errors it stops with."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from model import load_model
+from training.config import TrainConfig
+from training.fit import main
+
+from .conftest import TINY
+
+
+def test_artifact_metadata(tiny_model_dir: Path):
+    meta = json.loads((tiny_model_dir / "metadata.json").read_text())
+    for key in ("labels", "version", "created", "libraries", "sha256", "metrics", "training", "calibration"):
+        assert key in meta, key
+    assert meta["labels"] == ["spam", "toxic", "substantive"]
+    assert meta["training"]["data"]["rows"] == 48
+    assert len(meta["training"]["data"]["fingerprint_sha256"]) == 64
+    assert meta["training"]["config"]["seed"] == 0
+    held = meta["metrics"]["held_out"]
+    assert 0 < held["n"] < 48 and 0.0 <= held["macro_f1"] <= 1.0
+    assert set(held["per_label"]) == {"spam", "toxic", "substantive"}
+
+
+def test_cli_trains_with_config_file(tmp_path: Path, capsys):
+    config = tmp_path / "train.toml"
+    config.write_text(f'data = ["{TINY}"]\ncalibration_folds = 2\nC = 2.0\n')
+    assert main(["--config", str(config), "--out", str(tmp_path / "models"), "--seed", "3"]) == 0
+    loaded = load_model(tmp_path / "models" / "current")
+    assert loaded.metadata["training"]["config"]["C"] == 2.0
+    assert loaded.metadata["training"]["config"]["seed"] == 3
+    assert "held-out metrics" in capsys.readouterr().err
+
+
+def test_cli_reports_bad_data_with_row(tmp_path: Path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok", "label": "spam"}\n{"text": "x", "label": "meh"}\n')
+    assert main(["--data", str(bad), "--out", str(tmp_path / "m")]) == 2
+    assert f"{bad}, line 2: unknown label 'meh'" in capsys.readouterr().err
+    assert not (tmp_path / "m" / "current").exists()
+
+
+def test_unknown_config_key():
+    with pytest.raises(ValueError, match=re.escape("unknown config key(s) ['learning_rate']")):
+        TrainConfig().updated({"learning_rate": 0.1})

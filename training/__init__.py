@@ -1,0 +1,1 @@
+"""Turns labelled files into a model artifact (`fit`) and a report (`evaluate`)."""

@@ -1,0 +1,111 @@
+"""Train a comment classifier and write a versioned artifact.
+
+    python -m training.fit                         # trains on data/, writes models/<version>/
+    python -m training.fit --data mine.jsonl --data more.csv --out models --seed 1
+    python -m training.fit --config training.toml  # any TrainConfig key
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from model.artifact import save_model
+from model.classifier import CommentClassifier
+
+from .config import TrainConfig
+from .data import DataError, LabelledData, load_labelled
+from .metrics import classification_metrics, format_metrics
+from .split import split_by_article
+
+
+def log(message: str) -> None:
+    print(f"[fit {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def build_estimator(config: TrainConfig) -> CommentClassifier:
+    return CommentClassifier(
+        features=tuple(config.features), C=config.C, calibration_folds=config.calibration_folds,
+        random_state=config.seed,
+    )
+
+
+def _subset(data: LabelledData, idx: Any) -> tuple[list, list[str], list[str]]:
+    rows = [data.rows[i] for i in idx]
+    return [r.comment() for r in rows], [r.label for r in rows], [r.group for r in rows]
+
+
+def train(config: TrainConfig) -> Path:
+    """Load, split by article, fit, measure on held-out articles, refit on all, save. Returns the model dir."""
+    started = time.perf_counter()
+    data = load_labelled(config.data, skip_invalid=config.skip_invalid)
+    log(f"loaded {len(data.rows)} comments from {', '.join(config.data)}: {data.label_counts()}")
+    if data.skipped:
+        log(f"skipped {sum(data.skipped.values())} invalid rows: " + "; ".join(f"{n} x {r}" for r, n in data.skipped.items()))
+    train_idx, test_idx = split_by_article(data, config.test_size, config.seed)
+    log(f"split by article: {len(train_idx)} train, {len(test_idx)} held-out comments")
+
+    log("fitting on the training articles (with out-of-fold calibration)...")
+    estimator = build_estimator(config)
+    X, y, groups = _subset(data, train_idx)
+    estimator.fit(X, y, groups=groups)
+    X_test, y_test, _ = _subset(data, test_idx)
+    held_out = classification_metrics(y_test, estimator.predict_proba(X_test))
+    log("held-out metrics (articles unseen in training):\n" + format_metrics(held_out))
+
+    if config.refit_full:
+        log("refitting on all comments for the shipped model...")
+        estimator = build_estimator(config)
+        estimator.fit(data.comments(), data.labels(), groups=data.groups())
+
+    metadata = {
+        "name": config.name,
+        "training": {
+            "config": config.as_dict(),
+            "data": {
+                "sources": data.sources,
+                "fingerprint_sha256": data.fingerprint,
+                "rows": len(data.rows),
+                "label_counts": data.label_counts(),
+                "skipped_invalid": dict(data.skipped),
+            },
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+        "features": list(config.features),
+        "calibration": estimator.calibration_,
+        "metrics": {"held_out": held_out, "split": "by article", "test_size": config.test_size},
+    }
+    path = save_model(estimator, Path(config.out), metadata)
+    log(f"wrote {path} (models/current -> {path.name}) in {time.perf_counter() - started:.0f}s")
+    return path
+
+
+def parse_args(argv: list[str] | None) -> TrainConfig:
+    parser = argparse.ArgumentParser(prog="python -m training.fit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", action="append", help="CSV/JSONL file, data directory or hub name (repeatable)")
+    parser.add_argument("--out", help="models directory (default: models)")
+    parser.add_argument("--seed", type=int, help="random seed for the split and folds")
+    parser.add_argument("--config", type=Path, help="TOML file with TrainConfig keys")
+    parser.add_argument("--skip-invalid", action="store_true", help="drop invalid rows (and report them) instead of stopping")
+    args = parser.parse_args(argv)
+    config = TrainConfig.from_toml(args.config) if args.config else TrainConfig()
+    overrides = {k: v for k, v in {"data": args.data, "out": args.out, "seed": args.seed}.items() if v is not None}
+    if args.skip_invalid:
+        overrides["skip_invalid"] = True
+    return config.updated(overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        config = parse_args(argv)
+        train(config)
+    except (DataError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
