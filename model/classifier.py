@@ -91,7 +91,9 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         else:
             folds = min(self.calibration_folds, int(np.bincount(y_idx).min()))
             if folds < 2:
-                raise ValueError("too few comments per label to calibrate; give each label at least 2 or set calibration_folds=0")
+                raise ValueError(
+                    "too few comments per label to calibrate; give each label at least 2 or set calibration_folds=0"
+                )
             splits = StratifiedKFold(folds, shuffle=True, random_state=self.random_state).split(comments, y_idx)
         logits = np.zeros((len(comments), len(LABELS)))
         for train, val in splits:

@@ -33,8 +33,13 @@ class WordNgrams:
 
     def __init__(self, max_features: int = 100_000, min_df: int = 2) -> None:
         self.vectorizer = TfidfVectorizer(
-            lowercase=True, ngram_range=(1, 2), min_df=min_df, max_features=max_features,
-            sublinear_tf=True, token_pattern=r"(?u)\b\w+\b", dtype=np.float32,
+            lowercase=True,
+            ngram_range=(1, 2),
+            min_df=min_df,
+            max_features=max_features,
+            sublinear_tf=True,
+            token_pattern=r"(?u)\b\w+\b",
+            dtype=np.float32,
         )
 
     def fit(self, comments: list[Comment], normalized: list[str]) -> "WordNgrams":
@@ -55,8 +60,13 @@ class CharNgrams:
 
     def __init__(self, max_features: int = 150_000, min_df: int = 2) -> None:
         self.vectorizer = TfidfVectorizer(
-            lowercase=True, analyzer="char_wb", ngram_range=(2, 5), min_df=min_df,
-            max_features=max_features, sublinear_tf=True, dtype=np.float32,
+            lowercase=True,
+            analyzer="char_wb",
+            ngram_range=(2, 5),
+            min_df=min_df,
+            max_features=max_features,
+            sublinear_tf=True,
+            dtype=np.float32,
         )
 
     def fit(self, comments: list[Comment], normalized: list[str]) -> "CharNgrams":

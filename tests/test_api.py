@@ -10,8 +10,10 @@ ARTICLE = {"title": "Central bank holds rates at 4.25%", "body": "The central ba
 
 
 def test_predict_answers_in_order_with_scores(client):
-    body = {"comments": [{"id": "c1", "text": "you absolute idiot"}, {"text": "Which members voted for a cut?"}],
-            "article": ARTICLE}
+    body = {
+        "comments": [{"id": "c1", "text": "you absolute idiot"}, {"text": "Which members voted for a cut?"}],
+        "article": ARTICLE,
+    }
     r = client.post("/v1/predict", json=body)
     assert r.status_code == 200, r.text
     out = r.json()

@@ -64,8 +64,10 @@ def test_malformed_csv_row(tmp_path: Path):
 
 
 def test_skip_invalid_drops_and_counts(tmp_path: Path):
-    path = write_jsonl(tmp_path / "a.jsonl", [*GOOD, {"text": "", "label": "spam"}, {"text": "y", "label": "ham"},
-                                              {"text": "z", "label": "ham"}])
+    path = write_jsonl(
+        tmp_path / "a.jsonl",
+        [*GOOD, {"text": "", "label": "spam"}, {"text": "y", "label": "ham"}, {"text": "z", "label": "ham"}],
+    )
     data = load_labelled([path], skip_invalid=True)
     assert len(data.rows) == 3
     assert dict(data.skipped) == {"empty text": 1, "unknown label": 2}

@@ -32,7 +32,11 @@ def test_fit_predict_contract(tiny):
     clf = CommentClassifier(calibration_folds=3)
     assert clf.fit(tiny.comments(), tiny.labels(), groups=tiny.groups()) is clf
     assert list(clf.classes_) == list(LABELS)
-    X = ["you absolute idiot", Comment("Which two members voted?", "Central bank holds rates", "..."), {"text": "nice"}]
+    X = [
+        "you absolute idiot",
+        Comment("Which two members voted?", "Central bank holds rates", "..."),
+        {"text": "nice"},
+    ]
     proba = clf.predict_proba(X)
     check_proba(proba, 3)
     assert list(clf.predict(X)) == [clf.classes_[i] for i in proba.argmax(axis=1)]

@@ -28,7 +28,13 @@ def test_evasions_are_undone(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["covid19 and mp3 in 2025 cost $400", "the 3rd 10km race", "I a m here", "Привет мир", "the U.S. and f-55s"],
+    [
+        "covid19 and mp3 in 2025 cost $400",
+        "the 3rd 10km race",
+        "I a m here",
+        "Привет мир",
+        "the U.S. and f-55s",
+    ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert normalize(text) == text

@@ -46,8 +46,10 @@ class TrainConfig:
             default = merged[key]
             if isinstance(default, list) and isinstance(value, str):
                 value = [value]
-            if default is not None and not isinstance(value, type(default)) and not (
-                isinstance(default, float) and isinstance(value, int)
+            if (
+                default is not None
+                and not isinstance(value, type(default))
+                and not (isinstance(default, float) and isinstance(value, int))
             ):
                 raise ValueError(f"{origin}: {key} must be {type(default).__name__}, found {value!r}")
             merged[key] = value

@@ -70,7 +70,9 @@ class LabelledData:
         return {label: counts.get(label, 0) for label in LABELS}
 
 
-def load_labelled(paths: list[str | Path], skip_invalid: bool = False, articles: str | Path | None = None) -> LabelledData:
+def load_labelled(
+    paths: list[str | Path], skip_invalid: bool = False, articles: str | Path | None = None
+) -> LabelledData:
     """Load and validate every path; raise DataError on the first bad row unless `skip_invalid`."""
     if not paths:
         raise DataError("no training data given; pass --data FILE (CSV or JSONL with columns text,label)")
@@ -182,7 +184,10 @@ def _load_articles(path: Path, digest: Any) -> dict[str, dict[str, str]]:
             continue
         try:
             obj = json.loads(line)
-            index[str(obj["article_id"])] = {"title": str(obj.get("title", "")), "body": str(obj.get("body", ""))}
+            index[str(obj["article_id"])] = {
+                "title": str(obj.get("title", "")),
+                "body": str(obj.get("body", "")),
+            }
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise DataError(f"{path}, line {n}: expected a JSON object with article_id, title, body ({e})") from e
     return index

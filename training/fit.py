@@ -1,8 +1,8 @@
 """Train a comment classifier and write a versioned artifact.
 
-    python -m training.fit                         # trains on data/, writes models/<version>/
-    python -m training.fit --data mine.jsonl --data more.csv --out models --seed 1
-    python -m training.fit --config training.toml  # any TrainConfig key
+python -m training.fit                         # trains on data/, writes models/<version>/
+python -m training.fit --data mine.jsonl --data more.csv --out models --seed 1
+python -m training.fit --config training.toml  # any TrainConfig key
 """
 
 import argparse
@@ -26,7 +26,9 @@ def log(message: str) -> None:
 
 def build_estimator(config: TrainConfig) -> CommentClassifier:
     return CommentClassifier(
-        features=tuple(config.features), C=config.C, calibration_folds=config.calibration_folds,
+        features=tuple(config.features),
+        C=config.C,
+        calibration_folds=config.calibration_folds,
         random_state=config.seed,
     )
 
@@ -42,7 +44,10 @@ def train(config: TrainConfig) -> Path:
     data = load_labelled(config.data, skip_invalid=config.skip_invalid)
     log(f"loaded {len(data.rows)} comments from {', '.join(config.data)}: {data.label_counts()}")
     if data.skipped:
-        log(f"skipped {sum(data.skipped.values())} invalid rows: " + "; ".join(f"{n} x {r}" for r, n in data.skipped.items()))
+        log(
+            f"skipped {sum(data.skipped.values())} invalid rows: "
+            + "; ".join(f"{n} x {r}" for r, n in data.skipped.items())
+        )
     train_idx, test_idx = split_by_article(data, config.test_size, config.seed)
     log(f"split by article: {len(train_idx)} train, {len(test_idx)} held-out comments")
 
@@ -82,13 +87,18 @@ def train(config: TrainConfig) -> Path:
 
 
 def parse_args(argv: list[str] | None) -> TrainConfig:
-    parser = argparse.ArgumentParser(prog="python -m training.fit", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.fit",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--data", action="append", help="CSV/JSONL file, data directory or hub name (repeatable)")
     parser.add_argument("--out", help="models directory (default: models)")
     parser.add_argument("--seed", type=int, help="random seed for the split and folds")
     parser.add_argument("--config", type=Path, help="TOML file with TrainConfig keys")
-    parser.add_argument("--skip-invalid", action="store_true", help="drop invalid rows (and report them) instead of stopping")
+    parser.add_argument(
+        "--skip-invalid", action="store_true", help="drop invalid rows (and report them) instead of stopping"
+    )
     args = parser.parse_args(argv)
     config = TrainConfig.from_toml(args.config) if args.config else TrainConfig()
     overrides = {k: v for k, v in {"data": args.data, "out": args.out, "seed": args.seed}.items() if v is not None}

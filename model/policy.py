@@ -1,0 +1,121 @@
+"""Moderation policy: turn a comment's scores into an action (approve / hold / reject) with reasons.
+
+Pure logic over a TOML file (see policies/default.toml): serving, batch scoring and evaluation reports
+all decide the same way from the same file.
+"""
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .labels import LABELS, SUBSTANTIVE
+
+APPROVE, HOLD, REJECT = "approve", "hold", "reject"
+ACTIONS = (APPROVE, HOLD, REJECT)
+DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policies" / "default.toml"
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the file, key and fix."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    hold: float
+    reject: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # what the caller should do (always approve in shadow mode)
+    decided: str  # what the policy decided, shadow or not
+    reasons: list[str]
+    shadow: bool
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    thresholds: dict[str, Thresholds]
+    shadow: bool = False
+    sites: dict[str, "Policy"] = field(default_factory=dict)
+
+    def for_site(self, site_id: str | None) -> "Policy":
+        return self.sites.get(site_id, self) if site_id else self
+
+    def decide(self, scores: dict[str, float], site_id: str | None = None) -> Decision:
+        policy = self.for_site(site_id)
+        reasons: list[str] = []
+        decided = APPROVE
+        for level, name in ((REJECT, "reject"), (HOLD, "hold")):
+            hits = [
+                (label, scores[label], getattr(t, name))
+                for label, t in policy.thresholds.items()
+                if scores.get(label, 0.0) >= getattr(t, name)
+            ]
+            if hits:
+                decided = level
+                reasons = [f"{label} score {s:.2f} >= {name} threshold {th:.2f}" for label, s, th in hits]
+                break
+        if decided == APPROVE:
+            reasons = ["no label reached a hold threshold"]
+        action = APPROVE if policy.shadow else decided
+        if policy.shadow and decided != APPROVE:
+            reasons = [*reasons, f"shadow mode: would {decided}, reported as approve"]
+        return Decision(action=action, decided=decided, reasons=reasons, shadow=policy.shadow)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    path = Path(path) if path else DEFAULT_POLICY_FILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise PolicyError(f"policy file {path} does not exist; point the setting at a TOML policy file") from e
+    except tomllib.TOMLDecodeError as e:
+        raise PolicyError(f"policy file {path} is not valid TOML: {e}") from e
+    return parse_policy(raw, str(path))
+
+
+def parse_policy(raw: dict[str, Any], origin: str = "policy") -> Policy:
+    base = _parse_level(raw, origin, parent=None)
+    sites = raw.get("sites", {})
+    if not isinstance(sites, dict):
+        raise PolicyError(f"{origin}: [sites] must be a table of site ids")
+    parsed = {str(site): _parse_level(conf, f"{origin} [sites.{site}]", parent=base) for site, conf in sites.items()}
+    return Policy(version=base.version, thresholds=base.thresholds, shadow=base.shadow, sites=parsed)
+
+
+def _parse_level(raw: dict[str, Any], origin: str, parent: Policy | None) -> Policy:
+    allowed = {"version", "shadow", "thresholds"} | (set() if parent else {"sites"})
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise PolicyError(f"{origin}: unknown key(s) {unknown}; expected some of {sorted(allowed)}")
+    version = raw.get("version", parent.version if parent else None)
+    if not isinstance(version, str) or not version:
+        raise PolicyError(f"{origin}: `version` must be a non-empty string; it is recorded with every decision")
+    shadow = raw.get("shadow", parent.shadow if parent else False)
+    if not isinstance(shadow, bool):
+        raise PolicyError(f"{origin}: `shadow` must be true or false, found {shadow!r}")
+    thresholds = dict(parent.thresholds) if parent else {}
+    for label, conf in raw.get("thresholds", {}).items():
+        if label not in LABELS or label == SUBSTANTIVE:
+            raise PolicyError(
+                f"{origin}: thresholds for {label!r}; expected labels among {[x for x in LABELS if x != SUBSTANTIVE]}"
+            )
+        merged = {**(thresholds[label].__dict__ if label in thresholds else {}), **conf}
+        bad = {
+            k: v
+            for k, v in merged.items()
+            if k not in ("hold", "reject") or not isinstance(v, int | float) or not 0.0 <= v <= 1.0
+        }
+        if bad or set(merged) != {"hold", "reject"}:
+            raise PolicyError(f"{origin}: thresholds.{label} needs numbers `hold` and `reject` in [0, 1]; found {conf}")
+        if merged["hold"] > merged["reject"]:
+            raise PolicyError(
+                f"{origin}: thresholds.{label}.hold ({merged['hold']}) is above reject ({merged['reject']})"
+            )
+        thresholds[label] = Thresholds(float(merged["hold"]), float(merged["reject"]))
+    if not thresholds:
+        raise PolicyError(f"{origin}: no [thresholds.<label>] tables; add at least one for spam or toxic")
+    return Policy(version=str(version), thresholds=thresholds, shadow=shadow)
