@@ -154,7 +154,23 @@ def mark_contacts(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """Canonical form of a comment for feature extraction. Never raises on any str."""
+    """Canonical form of a comment for feature extraction. Never raises on any str.
+
+    One pass can expose a new evasion (un-leeting "0W0" puts letters either side of an emoji), so the
+    pass repeats until nothing changes; that is what makes the function idempotent.
+    """
+    for _ in range(_MAX_PASSES):
+        changed = _normalize_once(text)
+        if changed == text:
+            break
+        text = changed
+    return text
+
+
+_MAX_PASSES = 8
+
+
+def _normalize_once(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _strip_controls(text)
     text = _fold_homoglyphs(text)
@@ -164,5 +180,4 @@ def normalize(text: str) -> str:
     text = _LEET_WORD.sub(_unleet, text)
     text = _REPEATS.sub(r"\1\1", text)
     text = _SPACES.sub(" ", text).strip()
-    # A second NFKC pass keeps the function idempotent when a removal joined combining marks.
     return unicodedata.normalize("NFKC", text)
