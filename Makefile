@@ -7,7 +7,7 @@ PORT ?= 8000
 MODELS ?= models
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup model run test lint clean
+.PHONY: setup model run test lint clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,7 +27,17 @@ model: setup
 run: model
 	HF_HUB_OFFLINE=1 $(BIN)/python -m serve --host $(HOST) --port $(PORT) --model-dir $(MODELS)/current
 
-test: setup
+# The report browser test (tests/test_report_browser.py) needs Debian's chromium. Installed here when
+# missing and we are root (as in CI); otherwise that test skips and says how to install it.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the report browser test"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "could not install chromium: tests/test_report_browser.py will skip"; \
+	fi
+
+test: setup chromium
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
