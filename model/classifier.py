@@ -8,8 +8,10 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
+from .auxiliary import AuxiliaryDetectors
 from .calibration import calibrated_proba, expected_calibration_error, fit_temperature
-from .features import FeatureBlock, make_blocks, normalize_all, stack
+from .embeddings import Embedder
+from .features import ARTICLE_BLOCKS, FeatureBlock, make_blocks, normalize_all, stack
 from .inputs import Comment, as_comments
 from .labels import LABELS
 
@@ -25,6 +27,9 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
     C : inverse L2 strength of the logistic regression.
     calibration_folds : folds for the out-of-fold logits the temperature is fitted on; 0 disables it.
     random_state : seed for fold assignment when no groups are given.
+    embedder : sentence embedder shared by the blocks that embed text (None: the bundled MiniLM). It pickles
+        as its configuration only, and its cache means each text is embedded once across calibration folds.
+    auxiliary : detectors trained on public data, required by the "public" block.
     """
 
     def __init__(
@@ -34,18 +39,23 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         calibration_folds: int = 5,
         max_iter: int = 3000,
         random_state: int = 0,
+        embedder: Embedder | None = None,
+        auxiliary: AuxiliaryDetectors | None = None,
     ) -> None:
         self.features = features
         self.C = C
         self.calibration_folds = calibration_folds
         self.max_iter = max_iter
         self.random_state = random_state
+        self.embedder = embedder
+        self.auxiliary = auxiliary
 
     # -- fitting ---------------------------------------------------------------------------------------
     def fit(self, X: Sequence[CommentLike], y: Sequence[str], groups: Sequence[str] | None = None):
         comments = as_comments(X)
         y_idx = self._encode(y, len(comments))
         normalized = normalize_all(comments)
+        self.embedder_ = self.embedder if self.embedder is not None else Embedder()
         self.temperature_ = 1.0
         self.calibration_ = {}
         if self.calibration_folds and self.calibration_folds >= 2:
@@ -76,7 +86,8 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
     def _fit_once(
         self, comments: list[Comment], normalized: list[str], y_idx: np.ndarray
     ) -> tuple[list[FeatureBlock], LogisticRegression]:
-        blocks = [block.fit(comments, normalized) for block in make_blocks(tuple(self.features))]
+        fresh = make_blocks(tuple(self.features), self.embedder_, self.auxiliary)
+        blocks = [block.fit(comments, normalized) for block in fresh]
         linear = LogisticRegression(C=self.C, max_iter=self.max_iter)
         linear.fit(stack(blocks, comments, normalized), y_idx)
         return blocks, linear
@@ -105,6 +116,11 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
             va_c = [comments[i] for i in val]
             logits[val] = linear.decision_function(stack(blocks, va_c, [normalized[i] for i in val]))
         return logits
+
+    @property
+    def needs_article(self) -> bool:
+        """Whether some feature reads the comment's article (it still predicts without one)."""
+        return any(name in ARTICLE_BLOCKS for name in self.features)
 
     # -- prediction ------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:

@@ -144,6 +144,15 @@ def _unleet(match: re.Match[str]) -> str:
     return word.translate(_LEET) if any(c.isalpha() for c in word) else word
 
 
+def canonical_chars(text: str) -> str:
+    """Only the character-level repairs (NFKC, invisible characters, mixed-script look-alikes).
+
+    For signals read off the comment as written (capitals, emoji, scripts): full-width "ｕｓｎａｋｅ" must
+    not look like a foreign-language comment, while its punctuation and casing stay as they were.
+    """
+    return _fold_homoglyphs(_strip_controls(unicodedata.normalize("NFKC", text)))
+
+
 def mark_contacts(text: str) -> str:
     """Replace e-mails, links and phone numbers with marker tokens (order matters: e-mails contain dots)."""
     text = _EMAIL.sub(f" {EMAIL_TOKEN} ", text)

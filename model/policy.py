@@ -32,6 +32,8 @@ class Decision:
     decided: str  # what the policy decided, shadow or not
     reasons: list[str]
     shadow: bool
+    # Labels whose thresholds decided a hold/reject ("spam" for a copy-paste hold); empty on approve.
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,17 @@ class Policy:
     thresholds: dict[str, Thresholds]
     shadow: bool = False
     sites: dict[str, "Policy"] = field(default_factory=dict)
+    # Hold a comment that near-repeats this many earlier comments under other articles (0: never).
+    # 2 means the third paste of the same text is held, whatever its scores say.
+    duplicates_hold_at: int = 2
 
     def for_site(self, site_id: str | None) -> "Policy":
         return self.sites.get(site_id, self) if site_id else self
 
-    def decide(self, scores: dict[str, float], site_id: str | None = None) -> Decision:
+    def decide(self, scores: dict[str, float], site_id: str | None = None, near_duplicates: int = 0) -> Decision:
         policy = self.for_site(site_id)
         reasons: list[str] = []
+        labels: tuple[str, ...] = ()
         decided = APPROVE
         for level, name in ((REJECT, "reject"), (HOLD, "hold")):
             hits = [
@@ -57,13 +63,22 @@ class Policy:
             if hits:
                 decided = level
                 reasons = [f"{label} score {s:.2f} >= {name} threshold {th:.2f}" for label, s, th in hits]
+                labels = tuple(label for label, _, _ in sorted(hits, key=lambda h: -h[1]))
                 break
+        if policy.duplicates_hold_at and near_duplicates >= policy.duplicates_hold_at:
+            # Pasted praise scores as harmless text; the repetition across articles is the evidence.
+            reasons.append(
+                f"near-duplicate of {near_duplicates} earlier comments under other articles "
+                f"(hold at {policy.duplicates_hold_at})"
+            )
+            if decided == APPROVE:
+                decided, labels = HOLD, ("spam",)
         if decided == APPROVE:
             reasons = ["no label reached a hold threshold"]
         action = APPROVE if policy.shadow else decided
         if policy.shadow and decided != APPROVE:
             reasons = [*reasons, f"shadow mode: would {decided}, reported as approve"]
-        return Decision(action=action, decided=decided, reasons=reasons, shadow=policy.shadow)
+        return Decision(action=action, decided=decided, reasons=reasons, shadow=policy.shadow, labels=labels)
 
 
 def load_policy(path: Path | None = None) -> Policy:
@@ -83,11 +98,17 @@ def parse_policy(raw: dict[str, Any], origin: str = "policy") -> Policy:
     if not isinstance(sites, dict):
         raise PolicyError(f"{origin}: [sites] must be a table of site ids")
     parsed = {str(site): _parse_level(conf, f"{origin} [sites.{site}]", parent=base) for site, conf in sites.items()}
-    return Policy(version=base.version, thresholds=base.thresholds, shadow=base.shadow, sites=parsed)
+    return Policy(
+        version=base.version,
+        thresholds=base.thresholds,
+        shadow=base.shadow,
+        sites=parsed,
+        duplicates_hold_at=base.duplicates_hold_at,
+    )
 
 
 def _parse_level(raw: dict[str, Any], origin: str, parent: Policy | None) -> Policy:
-    allowed = {"version", "shadow", "thresholds"} | (set() if parent else {"sites"})
+    allowed = {"version", "shadow", "thresholds", "copypaste"} | (set() if parent else {"sites"})
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise PolicyError(f"{origin}: unknown key(s) {unknown}; expected some of {sorted(allowed)}")
@@ -118,4 +139,16 @@ def _parse_level(raw: dict[str, Any], origin: str, parent: Policy | None) -> Pol
         thresholds[label] = Thresholds(float(merged["hold"]), float(merged["reject"]))
     if not thresholds:
         raise PolicyError(f"{origin}: no [thresholds.<label>] tables; add at least one for spam or toxic")
-    return Policy(version=str(version), thresholds=thresholds, shadow=shadow)
+    hold_at = _parse_copypaste(raw.get("copypaste", {}), origin, parent.duplicates_hold_at if parent else 2)
+    return Policy(version=str(version), thresholds=thresholds, shadow=shadow, duplicates_hold_at=hold_at)
+
+
+def _parse_copypaste(conf: Any, origin: str, inherited: int) -> int:
+    if not isinstance(conf, dict) or set(conf) - {"hold_at"}:
+        raise PolicyError(f"{origin}: [copypaste] takes only `hold_at` (an integer >= 0); found {conf!r}")
+    hold_at = conf.get("hold_at", inherited)
+    if isinstance(hold_at, bool) or not isinstance(hold_at, int) or hold_at < 0:
+        raise PolicyError(
+            f"{origin}: copypaste.hold_at must be an integer >= 0 (0 turns the rule off); found {hold_at!r}"
+        )
+    return hold_at

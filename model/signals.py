@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 
 from .inputs import Comment
-from .normalize import EMAIL_TOKEN, PHONE_TOKEN, URL_TOKEN, normalize
+from .normalize import EMAIL_TOKEN, PHONE_TOKEN, URL_TOKEN, canonical_chars, normalize
 
 _WORD = re.compile(r"\w+")
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff]")
@@ -38,6 +38,8 @@ def _ratio(part: int, whole: int) -> float:
 def signals(raw: str, normalized: str | None = None) -> list[float]:
     """The SIGNAL_NAMES values for one comment; `normalized` saves a second normalize() call."""
     norm = normalize(raw) if normalized is None else normalized
+    # Evasion tricks (full-width letters, zero-width joiners, Cyrillic look-alikes) must not move the signals.
+    raw = canonical_chars(raw)
     words = [w.lower() for w in _WORD.findall(norm)]
     letters = _LETTER.findall(raw)
     upper = sum(1 for c in letters if c.isupper())

@@ -12,8 +12,10 @@ import sys
 import uvicorn
 
 from model.artifact import ArtifactError, load_model
+from model.policy import PolicyError
 
 from .app import create_app
+from .auth import AuthConfigError
 from .settings import Settings
 
 
@@ -27,14 +29,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="kept at 1: each worker holds its own model copy")
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "model_dir": args.model_dir}.items() if v}
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValueError as e:  # pydantic's ValidationError names the setting and the bad value
+        print(f"error: cannot start, invalid settings: {e}", file=sys.stderr)
+        return 1
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         loaded = load_model(settings.model_dir)
     except ArtifactError as e:
         print(f"error: cannot start, the model is not usable: {e}", file=sys.stderr)
         return 1
-    app = create_app(settings, loaded)
+    try:
+        app = create_app(settings, loaded)
+    except (PolicyError, AuthConfigError) as e:
+        print(f"error: cannot start, the configuration is not usable: {e}", file=sys.stderr)
+        return 1
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
     return 0
 

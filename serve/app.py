@@ -1,48 +1,132 @@
 """The FastAPI application factory."""
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
 
 from model.artifact import LoadedModel
+from model.policy import load_policy
 
-from .limits import BodyLimitMiddleware
+from .auth import ADMIN, PREDICT, check_open_mode, load_keyring, require
+from .copypaste import CopyPasteIndex
+from .coral import coral_router
+from .guard import StorageGuard
+from .limits import BodyLimitMiddleware, Receive, Scope, Send
+from .metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from .ratelimit import RateLimitMiddleware
 from .routes import router
+from .routes_admin import admin_router
+from .routes_data import admin_data_router, data_router
 from .settings import Settings
-from .state import ModelHolder
+from .warm import WarmModelHolder, warm_up
 
 log = logging.getLogger("serve")
 
 
 def create_app(settings: Settings | None = None, loaded: LoadedModel | None = None) -> FastAPI:
-    """Build the app. The model is loaded in the lifespan unless `loaded` is given (tests, __main__)."""
+    """Build the app. The model and the database are opened in the lifespan; `loaded` skips the model load.
+
+    Bad configuration (policy file, API keys, open mode on a public address) fails here, before serving.
+    """
     settings = settings or Settings()
-    holder = ModelHolder(settings.model_dir, loaded)
+    holder = WarmModelHolder(settings.model_dir, loaded)
+    metrics = Metrics()
+    keyring = load_keyring(settings)
+    check_open_mode(keyring, settings)
+    policy = load_policy(settings.policy_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from .db import Store  # SQLAlchemy is imported only by an app that opens a database
+
         if holder.current is None:
             holder.load()  # raises ArtifactError: a service without a model must not start
-        log.info("serving model %s from %s", holder.current.version, holder.current.path)
-        yield
+        else:
+            warm_up(holder.current)
+        # Only a bad URL or a schema newer than this code stops the start (StorageError names it); a
+        # database that is merely unavailable (read-only, full, server down) degrades the service and
+        # is retried, see serve/db/store.py and serve/guard.py.
+        store = Store(settings.database_url)
+        app.state.store = store
+        app.state.guard = StorageGuard(store, metrics)
+        app.state.index = CopyPasteIndex(
+            settings.copypaste_index_size, settings.copypaste_max_distance, loader=_fingerprint_loader(store)
+        )
+        metrics.set_model(holder.current.version, holder.current.name)
+        log.info("serving model %s, policy %s", holder.current.version, policy.version)
+        try:
+            yield
+        finally:
+            store.close()
 
     app = FastAPI(
         title="Comment moderation",
-        summary="Labels comments spam, toxic or substantive, with calibrated scores.",
-        version="0.1.0",
+        summary="Labels comments spam, toxic or substantive with calibrated scores, and decides what to do.",
+        version="0.2.0",
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.holder = holder
+    app.state.metrics = metrics
+    app.state.keyring = keyring
+    app.state.policy = policy
     app.include_router(router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.include_router(admin_router)
+    app.include_router(coral_router)
+    app.include_router(data_router, dependencies=[Depends(require(PREDICT))])
+    app.include_router(admin_data_router, dependencies=[Depends(require(ADMIN))])
+    app.add_api_route("/metrics", _metrics_endpoint, methods=["GET"], tags=["health"], include_in_schema=True)
+    app.add_middleware(_EmptyBodyAllowed, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_minute > 0:
+        # Outside the body limit: a client over its rate is refused before a byte of its body is read.
+        app.add_middleware(
+            RateLimitMiddleware,
+            per_minute=settings.rate_limit_per_minute,
+            is_known=lambda key: keyring.scopes_for(key) is not None,
+        )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last: outermost, so it sees 413/415 too
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
     return app
+
+
+class _EmptyBodyAllowed(BodyLimitMiddleware):
+    """BodyLimitMiddleware, except that a POST with no body at all (POST /v1/admin/reload) needs no
+    Content-Type: `curl -X POST` sends none, and there is nothing to parse."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers", [])) if scope["type"] == "http" else {}
+        empty = headers.get(b"content-length", b"0") == b"0" and b"transfer-encoding" not in headers
+        if empty and b"content-type" not in headers:
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _fingerprint_loader(store: Any) -> Callable[[str, int], list[tuple[int, str | None]]]:
+    def load(site: str, limit: int) -> list[tuple[int, str | None]]:
+        # "" is how a comment with no known article is stored (the column is not nullable).
+        return [(fp, article or None) for fp, article in store.recent_fingerprints(site, limit)]
+
+    return load
+
+
+def _metrics_endpoint(request: Request) -> Response:
+    """Prometheus metrics (open, like /healthz: counts and latencies, no comment data)."""
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

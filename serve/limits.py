@@ -12,6 +12,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _BODY_METHODS = {b"POST", b"PUT", b"PATCH", "POST", "PUT", "PATCH"}
+# Sent with every answer given before the body was read, so the server never reads the rest of it.
+CLOSE = {"Connection": "close"}
 
 
 class BodyLimitMiddleware:
@@ -44,9 +46,11 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    # FastAPI re-raises HTTPException from body reading, so this becomes the response;
-                    # the rest of the body is never read.
-                    raise HTTPException(413, f"request body is over the {self.max_bytes}-byte limit")
+                    # FastAPI re-raises HTTPException from body reading, so this becomes the response.
+                    # `Connection: close` makes uvicorn drop the connection once it is sent: without it,
+                    # uvicorn keeps the connection for the next request and reads (and discards) the rest
+                    # of the body, however long the client goes on sending.
+                    raise HTTPException(413, f"request body is over the {self.max_bytes}-byte limit", headers=CLOSE)
             return message
 
         await self.app(scope, limited_receive, send)
@@ -60,7 +64,11 @@ async def _error(send: Send, status: int, message: str) -> None:
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

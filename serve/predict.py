@@ -1,27 +1,211 @@
-"""Scoring a request: join each comment to its article, run the model, shape the answer."""
+"""Scoring a request: join each comment to its article, run the model, decide, record, shape the answer.
+
+`moderate` is the one path from comments to decisions; /v1/predict and the Coral endpoint both use it, so a
+comment gets the same action, reasons, copy-paste memory and audit entry whichever way it arrives.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import HTTPException
 
 from model.artifact import LoadedModel
 from model.inputs import Comment
+from model.policy import Decision, Policy
 
-from .schemas import ArticleIn, ModelRef, PredictRequest, PredictResponse, PredictResult
+from .copypaste import DEFAULT_SITE, CopyPasteIndex, simhash
+from .explain import explain_labels, fired_signals, relevance
+from .guard import StorageGuard
+from .metrics import Metrics
+from .schemas import (
+    MAX_ID_CHARS,
+    ArticleIn,
+    Explanation,
+    ModelRef,
+    PolicyRef,
+    PredictRequest,
+    PredictResponse,
+    PredictResult,
+)
+from .settings import Settings
+
+log = logging.getLogger("serve.decisions")
 
 
-def _comment(text: str, article: ArticleIn | None) -> Comment:
+@dataclass
+class Services:
+    """What scoring needs, taken from app.state once per request (a reload mid-request changes nothing)."""
+
+    loaded: LoadedModel
+    policy: Policy
+    settings: Settings
+    store: Any  # serve.db.Store
+    guard: StorageGuard
+    index: CopyPasteIndex
+    metrics: Metrics
+
+
+@dataclass
+class Item:
+    """One comment ready to score: its text, article context and the key that says which article it is."""
+
+    comment_id: str
+    echo_id: str | None
+    comment: Comment
+    article_key: str | None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    item: Item
+    label: str
+    scores: dict[str, float]
+    decision: Decision
+    signals: dict[str, Any]
+    explanation: Explanation | None
+
+
+def audit_id(comment_id: str | None, text: str) -> str:
+    """The id a comment is audited under: the caller's, else one derived from the text (stable per text)."""
+    return comment_id or "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def article_key(article_id: str | None, article: ArticleIn | None) -> str | None:
+    """Which article a comment sits under, for copy-paste: its id, else its URL, else a hash of its text."""
+    if article_id:
+        return article_id
     if article is None:
-        return Comment(text)
-    return Comment(text, article.title, article.body)
+        return None
+    if article.url:
+        # URLs may be longer than the database's id column (MAX_ID_CHARS); the key only has to be stable.
+        if len(article.url) <= MAX_ID_CHARS:
+            return article.url
+        return "sha256:" + hashlib.sha256(article.url.encode()).hexdigest()[:32]
+    if article.title or article.body:
+        return "sha256:" + hashlib.sha256(f"{article.title}\n{article.body}".encode()).hexdigest()[:16]
+    return None
 
 
-def predict(loaded: LoadedModel, request: PredictRequest) -> PredictResponse:
-    comments = [_comment(c.text, c.article or request.article) for c in request.comments]
+def _unknown_article(loc: list[str | int], article_id: str) -> HTTPException:
+    msg = f"no stored article with id {article_id!r}; PUT /v1/articles/{{id}} first, or send `article` inline"
+    return HTTPException(422, [{"loc": loc, "msg": msg, "type": "unknown_article"}])
+
+
+class StorageDown:
+    """Sentinel: the lookup failed, as opposed to finding nothing."""
+
+
+def build_items(request: PredictRequest, services: Services) -> list[Item]:
+    """Resolve `article_id`s through the Store; an unknown id is a 422 naming the field."""
+    cache: dict[str, Any] = {}
+    items = []
+    for i, c in enumerate(request.comments):
+        own = c.article is not None or c.article_id is not None
+        article, article_id = (c.article, c.article_id) if own else (request.article, request.article_id)
+        loc: list[str | int] = ["body", "comments", i, "article_id"] if own else ["body", "article_id"]
+        notes: list[str] = []
+        comment = Comment(c.text, article.title, article.body) if article else Comment(c.text)
+        if article is None and article_id:
+            if article_id not in cache:
+                cache[article_id] = services.guard.call(
+                    "get_article", services.store.get_article, article_id, fallback=StorageDown
+                )
+            stored = cache[article_id]
+            if stored is StorageDown:
+                notes.append(f"article {article_id!r} could not be read (storage unavailable); scored without it")
+            elif stored is None:
+                raise _unknown_article(loc, article_id)
+            else:
+                comment = Comment(c.text, stored.title, stored.body)
+        items.append(Item(audit_id(c.id, c.text), c.id, comment, article_key(article_id, article), notes))
+    return items
+
+
+def moderate(services: Services, items: list[Item], site_id: str | None, explain: bool) -> list[Outcome]:
+    loaded, settings = services.loaded, services.settings
+    comments = [it.comment for it in items]
     proba = loaded.estimator.predict_proba(comments)
     labels = list(loaded.metadata["labels"])
+    relevances = relevance(loaded.estimator, comments)
+    explanations = explain_labels(loaded.estimator, comments) if explain else [None] * len(items)
+    fingerprints = [simhash(it.comment.text) for it in items]
+    outcomes = []
+    for it, row, rel, phrases, fp in zip(items, proba, relevances, explanations, fingerprints, strict=True):
+        scores = {label: round(float(p), 6) for label, p in zip(labels, row, strict=True)}
+        dupes = services.index.check_and_add(site_id, fp, it.article_key)
+        decision = services.policy.decide(scores, site_id, near_duplicates=dupes)
+        decision = Decision(
+            decision.action, decision.decided, [*decision.reasons, *it.notes], decision.shadow, decision.labels
+        )
+        signals = fired_signals(it.comment.text, dupes, rel, settings.low_relevance_below)
+        explanation = Explanation(labels=phrases, signals=signals) if phrases is not None else None
+        outcomes.append(Outcome(it, labels[int(row.argmax())], scores, decision, signals, explanation))
+    record(services, outcomes, site_id, fingerprints)
+    return outcomes
+
+
+def record(services: Services, outcomes: list[Outcome], site_id: str | None, fingerprints: list[int | None]) -> None:
+    """Audit every decision, remember the fingerprints, count; storage failures are absorbed by the guard."""
+    from serve.db import AuditEntry  # 5A's records; imported here so scoring code does not need a database
+
+    policy = services.policy.for_site(site_id)
+    store_text = bool(getattr(services.settings, "store_text", False))
+    entries = [
+        AuditEntry(
+            comment_id=o.item.comment_id,
+            model_version=services.loaded.version,
+            scores=o.scores,
+            label=o.label,
+            action=o.decision.action,
+            decided_action=o.decision.decided,
+            policy_version=policy.version,
+            shadow=o.decision.shadow,
+            reasons=o.decision.reasons,
+            site_id=site_id,
+            text=o.item.comment.text if store_text else None,
+        )
+        for o in outcomes
+    ]
+    services.guard.call("add_audit", services.store.add_audit, entries, fallback=None)
+    prints = [
+        (fp, o.item.article_key or "", o.item.comment_id)
+        for o, fp in zip(outcomes, fingerprints, strict=True)
+        if fp is not None
+    ]
+    if prints:
+        site = site_id or DEFAULT_SITE
+        services.guard.call("add_fingerprints", services.store.add_fingerprints, site, prints, fallback=None)
+        if services.index.due_for_prune(site, len(prints)):
+            keep = services.index.capacity
+            services.guard.call("prune_fingerprints", services.store.prune_fingerprints, site, keep, fallback=None)
+    for o in outcomes:
+        if o.decision.shadow and o.decision.decided != o.decision.action:
+            log.info("shadow mode: would %s comment %s (site %s)", o.decision.decided, o.item.comment_id, site_id)
+        services.metrics.predictions.labels(label=o.label, action=o.decision.action).inc()
+        services.metrics.decisions.labels(decided=o.decision.decided, shadow=str(o.decision.shadow).lower()).inc()
+
+
+def predict(services: Services, request: PredictRequest) -> PredictResponse:
+    items = build_items(request, services)
+    outcomes = moderate(services, items, request.site_id, request.explain)
+    policy = services.policy.for_site(request.site_id)
     results = [
         PredictResult(
-            id=c.id,
-            label=labels[int(row.argmax())],
-            scores={label: round(float(p), 6) for label, p in zip(labels, row, strict=True)},
+            id=o.item.echo_id,
+            label=o.label,
+            scores=o.scores,
+            action=o.decision.action,
+            reasons=o.decision.reasons,
+            signals=o.signals,
+            explanation=o.explanation,
         )
-        for c, row in zip(request.comments, proba, strict=True)
+        for o in outcomes
     ]
-    return PredictResponse(model=ModelRef(name=loaded.name, version=loaded.version), results=results)
+    return PredictResponse(
+        model=ModelRef(name=services.loaded.name, version=services.loaded.version),
+        policy=PolicyRef(version=policy.version, shadow=policy.shadow),
+        results=results,
+    )

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from model.artifact import LoadedModel
 
-from .predict import predict
+from .auth import PredictScope
+from .predict import Services, predict
 from .schemas import ErrorResponse, PredictRequest, PredictResponse
 from .state import ModelHolder
 
@@ -26,10 +27,20 @@ def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> LoadedMode
 
 ModelDep = Annotated[LoadedModel, Depends(get_model)]
 
+
+def get_services(request: Request, loaded: ModelDep) -> Services:
+    state = request.app.state
+    return Services(loaded, state.policy, state.settings, state.store, state.guard, state.index, state.metrics)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "missing or unknown API key"},
+    403: {"model": ErrorResponse, "description": "the API key lacks the `predict` scope"},
     413: {"model": ErrorResponse, "description": "body over the size limit"},
     415: {"model": ErrorResponse, "description": "body is not application/json"},
-    422: {"model": ErrorResponse, "description": "invalid request; `loc` names the field"},
+    422: {"model": ErrorResponse, "description": "invalid request or unknown article_id; `loc` names the field"},
 }
 
 
@@ -40,21 +51,27 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", tags=["health"], responses={503: {"model": ErrorResponse}})
-def readyz(holder: Annotated[ModelHolder, Depends(get_holder)]) -> dict[str, str]:
-    """A model is loaded and requests will be answered."""
+def readyz(request: Request, holder: Annotated[ModelHolder, Depends(get_holder)]) -> dict[str, str]:
+    """A model is loaded and requests will be answered; "degraded" (still 200) when storage is failing."""
     if holder.current is None:
         raise HTTPException(503, "no model is loaded")
-    return {"status": "ready", "model_version": holder.current.version}
+    out = {"status": "ready", "model_version": holder.current.version}
+    problem = request.app.state.guard.problem()
+    if problem:
+        out.update(status="degraded", reason=f"{problem}; predictions are served but not recorded")
+    return out
 
 
-@router.get("/v1/model", tags=["model"])
-def model_info(loaded: ModelDep) -> dict[str, Any]:
-    """The serving model's metadata: version, labels, features, training data and held-out metrics."""
+@router.get("/v1/model", tags=["model"], responses=_ERRORS)
+def model_info(loaded: ModelDep, _: PredictScope) -> dict[str, Any]:
+    """The serving model: version, labels, feature blocks, training data and held-out metrics."""
     meta = dict(loaded.metadata)
+    meta.setdefault("features", list(getattr(loaded.estimator, "features", ())))
+    meta.setdefault("metrics", {})
     return meta
 
 
 @router.post("/v1/predict", tags=["predict"], responses=_ERRORS)
-def predict_route(body: PredictRequest, loaded: ModelDep) -> PredictResponse:
-    """Label 1 to 256 comments; results come back in input order."""
-    return predict(loaded, body)
+def predict_route(body: PredictRequest, services: ServicesDep, _: PredictScope) -> PredictResponse:
+    """Label and decide 1 to 256 comments; results come back in input order."""
+    return predict(services, body)

@@ -1,6 +1,6 @@
 """Request and response bodies. Limits live here so a violation is a 422 that names the field."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -27,6 +27,11 @@ class CommentIn(Strict):
     id: str | None = Field(None, max_length=MAX_ID_CHARS, description="echoed back in the result")
     text: str = Field(..., min_length=1, max_length=MAX_TEXT_CHARS)
     article: ArticleIn | None = Field(None, description="the article this comment sits under")
+    article_id: str | None = Field(
+        None,
+        max_length=MAX_ID_CHARS,
+        description="a stored article (PUT /v1/articles/{id}); with `article` too, it only identifies it",
+    )
 
     @field_validator("text")
     @classmethod
@@ -39,15 +44,34 @@ class CommentIn(Strict):
 class PredictRequest(Strict):
     comments: Annotated[list[CommentIn], Field(min_length=1, max_length=MAX_COMMENTS)]
     article: ArticleIn | None = Field(None, description="article shared by every comment that has none of its own")
+    article_id: str | None = Field(
+        None, max_length=MAX_ID_CHARS, description="stored article shared by comments that name none of their own"
+    )
+    site_id: str | None = Field(None, max_length=MAX_ID_CHARS, description="selects the site's policy")
+    explain: bool = Field(False, description="add per-result evidence: phrases per label and fired signals")
 
 
 Scores = dict[str, float]
+
+
+class Phrase(BaseModel):
+    phrase: str
+    weight: float
+
+
+class Explanation(BaseModel):
+    labels: dict[str, list[Phrase]] = Field(description="per label, the phrases that pushed it up most")
+    signals: dict[str, Any] = Field(description="signals that fired, with their values")
 
 
 class PredictResult(BaseModel):
     id: str | None
     label: str
     scores: Scores
+    action: str = Field(description="approve, hold or reject; always approve in shadow mode")
+    reasons: list[str]
+    signals: dict[str, Any] = Field(description="signals that fired: links, phones, near_duplicates, ...")
+    explanation: Explanation | None = None
 
 
 class ModelRef(BaseModel):
@@ -55,8 +79,14 @@ class ModelRef(BaseModel):
     version: str
 
 
+class PolicyRef(BaseModel):
+    version: str
+    shadow: bool
+
+
 class PredictResponse(BaseModel):
     model: ModelRef
+    policy: PolicyRef
     results: list[PredictResult]
 
 

@@ -5,6 +5,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model.policy import DEFAULT_POLICY_FILE
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MODERATION_", extra="ignore", protected_namespaces=())
@@ -17,3 +19,34 @@ class Settings(BaseSettings):
     max_comments: int = Field(256, ge=1)
     max_text_chars: int = Field(10_000, ge=1)
     log_level: str = "info"
+
+    # -- storage (serve/db) ---------------------------------------------------------------------------------
+    # SQLite file (created with its directory, WAL mode) or postgresql://user:pass@host/db. repr=False: a
+    # PostgreSQL URL can carry a password.
+    database_url: str = Field("sqlite:///var/moderation.sqlite3", repr=False)
+    # Keep each comment's text in the audit log. Off by default: the log then holds scores, not people's words.
+    store_text: bool = False
+
+    # -- decisions (policy, copy-paste, access, Coral) --------------------------------------------------
+    policy_file: Path = Field(
+        DEFAULT_POLICY_FILE, description="TOML policy: thresholds, shadow mode, per-site overrides"
+    )
+    # {"<key>": ["predict"], "<key2>": ["predict", "admin"]}. Empty (and no keys file): no auth, loopback only.
+    # repr=False: keys must never reach a log line or a traceback.
+    api_keys: dict[str, list[str]] = Field(default_factory=dict, repr=False)
+    api_keys_file: Path | None = Field(None, description="JSON file of the same shape as api_keys, merged into it")
+    # Coral's signing secrets; several during a rotation. Empty: the Coral endpoint answers 404.
+    coral_signing_secrets: list[str] = Field(default_factory=list, repr=False)
+    # 50,000 fingerprints per site is ~1 MB of numpy and a sub-millisecond scan per comment.
+    copypaste_index_size: int = Field(50_000, ge=100)
+    # SimHash bits that may differ for two texts to count as the same paste (of 64); 3 tolerates small edits.
+    copypaste_max_distance: int = Field(3, ge=0, le=16)
+    # Cosine similarity to the article under which the `low_relevance` signal fires (models with "relevance").
+    low_relevance_below: float = Field(0.15, ge=-1.0, le=1.0)
+
+    # -- abuse limits -----------------------------------------------------------------------------------
+    # Requests per minute per API key (per client address without a key); 429 + Retry-After beyond it.
+    # 1,200/min covers a busy site's comment stream with batching; 0 turns the limit off.
+    rate_limit_per_minute: float = Field(1200.0, ge=0.0)
+    # Browser origins allowed to call the API. Empty: no CORS headers at all (the API is for backends).
+    cors_origins: list[str] = Field(default_factory=list)

@@ -51,14 +51,28 @@ def tiny_loaded(tiny_model_dir: Path):
     return load_model(tiny_model_dir)
 
 
+@pytest.fixture(scope="session")
+def tiny_relevance_model(tmp_path_factory: pytest.TempPathFactory):
+    """(model dir, LoadedModel) for the tiny data with the article-aware "relevance" block (real MiniLM)."""
+    from model.artifact import load_model
+    from training.config import TrainConfig
+    from training.fit import train
+
+    out = tmp_path_factory.mktemp("relevance-models")
+    train(TrainConfig(data=[str(TINY)], out=str(out), calibration_folds=3, features=["word", "signals", "relevance"]))
+    return out / "current", load_model(out / "current")
+
+
 @pytest.fixture()
-def client(tiny_model_dir: Path, tiny_loaded):
+def client(tiny_model_dir: Path, tiny_loaded, tmp_path: Path):
     from fastapi.testclient import TestClient
 
     from serve.app import create_app
     from serve.settings import Settings
 
-    app = create_app(Settings(model_dir=tiny_model_dir), tiny_loaded)
+    # The app opens its database in the lifespan: a fresh SQLite file per test, never var/ in the checkout.
+    settings = Settings(model_dir=tiny_model_dir, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    app = create_app(settings, tiny_loaded)
     with TestClient(app) as c:
         yield c
 

@@ -112,7 +112,11 @@ def near_duplicate_share(texts: list[str], threshold: float) -> tuple[float, lis
 
 def test_near_duplicate_checker_finds_planted_pair():
     share, examples = near_duplicate_share(
-        ["the council vote on the library was rushed", "The council vote on the library was rushed!", "unrelated words here"],
+        [
+            "the council vote on the library was rushed",
+            "The council vote on the library was rushed!",
+            "unrelated words here",
+        ],
         NEAR_DUP_JACCARD,
     )
     assert share == pytest.approx(2 / 3) and len(examples) == 1
@@ -128,4 +132,6 @@ def test_datasheet_counts_match(comments):
     """data/README.md states the label counts; they must be the corpus's real counts."""
     readme = (DATA / "README.md").read_text(encoding="utf-8")
     for label, n in Counter(c["label"] for c in comments).items():
-        assert re.search(rf"\|\s*{label}\s*\|\s*{n:,}\s*\|", readme), f"data/README.md lacks the row | {label} | {n:,} |"
+        assert re.search(rf"\|\s*{label}\s*\|\s*{n:,}\s*\|", readme), (
+            f"data/README.md lacks the row | {label} | {n:,} |"
+        )

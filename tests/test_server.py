@@ -12,8 +12,9 @@ import pytest
 from .conftest import ROOT, free_port
 
 
-def start_server(model_dir: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+def start_server(model_dir: Path, port: int, database: Path) -> subprocess.Popen:
+    # Each server gets its own database file: a test must never write into the checkout.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MODERATION_DATABASE_URL": f"sqlite:///{database}"}
     return subprocess.Popen(
         [
             sys.executable,
@@ -49,9 +50,9 @@ def wait_ready(proc: subprocess.Popen, url: str, timeout: float = 60.0) -> None:
 
 
 @pytest.fixture()
-def server(tiny_model_dir: Path):
+def server(tiny_model_dir: Path, tmp_path: Path):
     port = free_port()
-    proc = start_server(tiny_model_dir, port)
+    proc = start_server(tiny_model_dir, port, tmp_path / "moderation.sqlite3")
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(proc, url)
@@ -71,7 +72,7 @@ def test_real_server_predicts(server: str):
 
 
 def test_refuses_to_start_without_a_model(tmp_path: Path):
-    proc = start_server(tmp_path / "missing", free_port())
+    proc = start_server(tmp_path / "missing", free_port(), tmp_path / "moderation.sqlite3")
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "cannot start" in out and "does not exist" in out

@@ -3,6 +3,8 @@
 python -m training.fit                         # trains on data/, writes models/<version>/
 python -m training.fit --data mine.jsonl --data more.csv --out models --seed 1
 python -m training.fit --config training.toml  # any TrainConfig key
+python -m training.fit --public ../shared/data/public  # the public recipe: + detectors trained on public sets
+python -m training.fit --feedback               # also the moderators' feedback stored by the service
 """
 
 import argparse
@@ -12,11 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from model.artifact import save_model
+from model.auxiliary import AuxiliaryDetectors
 from model.classifier import CommentClassifier
+from model.embeddings import Embedder
+from serve.db import StorageError
 
 from .config import TrainConfig
 from .data import DataError, LabelledData, load_labelled
+from .export_feedback import default_database_url, snapshot_feedback
 from .metrics import classification_metrics, format_metrics
+from .public import PublicDataError, prepare_semantic
 from .split import split_by_article
 
 
@@ -24,12 +31,16 @@ def log(message: str) -> None:
     print(f"[fit {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def build_estimator(config: TrainConfig) -> CommentClassifier:
+def build_estimator(
+    config: TrainConfig, embedder: Embedder | None = None, auxiliary: AuxiliaryDetectors | None = None
+) -> CommentClassifier:
     return CommentClassifier(
         features=tuple(config.features),
         C=config.C,
         calibration_folds=config.calibration_folds,
         random_state=config.seed,
+        embedder=embedder,
+        auxiliary=auxiliary,
     )
 
 
@@ -51,8 +62,9 @@ def train(config: TrainConfig) -> Path:
     train_idx, test_idx = split_by_article(data, config.test_size, config.seed)
     log(f"split by article: {len(train_idx)} train, {len(test_idx)} held-out comments")
 
+    config, embedder, auxiliary, semantic_metadata = prepare_semantic(config, log)
     log("fitting on the training articles (with out-of-fold calibration)...")
-    estimator = build_estimator(config)
+    estimator = build_estimator(config, embedder, auxiliary)
     X, y, groups = _subset(data, train_idx)
     estimator.fit(X, y, groups=groups)
     X_test, y_test, _ = _subset(data, test_idx)
@@ -61,7 +73,7 @@ def train(config: TrainConfig) -> Path:
 
     if config.refit_full:
         log("refitting on all comments for the shipped model...")
-        estimator = build_estimator(config)
+        estimator = build_estimator(config, embedder, auxiliary)
         estimator.fit(data.comments(), data.labels(), groups=data.groups())
 
     metadata = {
@@ -78,6 +90,7 @@ def train(config: TrainConfig) -> Path:
             "seconds": round(time.perf_counter() - started, 1),
         },
         "features": list(config.features),
+        **semantic_metadata,
         "calibration": estimator.calibration_,
         "metrics": {"held_out": held_out, "split": "by article", "test_size": config.test_size},
     }
@@ -97,11 +110,34 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
     parser.add_argument("--seed", type=int, help="random seed for the split and folds")
     parser.add_argument("--config", type=Path, help="TOML file with TrainConfig keys")
     parser.add_argument(
+        "--public",
+        metavar="DIR",
+        help="public recipe: also train detectors on the datasets in DIR (../shared/data/public)",
+    )
+    parser.add_argument(
         "--skip-invalid", action="store_true", help="drop invalid rows (and report them) instead of stopping"
+    )
+    parser.add_argument(
+        "--feedback",
+        nargs="?",
+        const="",
+        metavar="DATABASE_URL",
+        help="also train on the moderators' stored feedback (default database: the service's database_url)",
     )
     args = parser.parse_args(argv)
     config = TrainConfig.from_toml(args.config) if args.config else TrainConfig()
     overrides = {k: v for k, v in {"data": args.data, "out": args.out, "seed": args.seed}.items() if v is not None}
+    if args.public:
+        overrides["public"] = args.public
+    if args.feedback is not None:
+        # Exported now, before training, to <out>/feedback/: the model's metadata then names a file that exists.
+        config_now = config.updated(overrides)
+        snapshot = snapshot_feedback(args.feedback or default_database_url(), Path(config_now.out))
+        if snapshot is None:
+            log("no feedback stored yet; training without it")
+        else:
+            log(f"feedback exported to {snapshot}")
+            overrides["data"] = [*config_now.data, str(snapshot)]
     if args.skip_invalid:
         overrides["skip_invalid"] = True
     return config.updated(overrides)
@@ -111,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = parse_args(argv)
         train(config)
-    except (DataError, ValueError) as e:
+    except (DataError, ValueError, StorageError, PublicDataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -1,0 +1,228 @@
+"""Latency, throughput, load time and memory of the default model, beside a bert-base classifier.
+
+    HF_HUB_OFFLINE=1 python bench/speed.py [--model-dir models/current] [--n 300]
+
+Writes bench/results/speed.{json,md}. In one process, on the same comments (from data/, with their articles):
+1. the default model: load time (unpickle + embedding weights + first prediction), single-comment latency
+   p50/p99, batch throughput, process RSS after serving;
+2. the embedding step alone, torch vs ONNX Runtime (exported here from the same weights, cosine to the torch
+   output must exceed 0.999) -- decides whether ONNX is worth using for inference;
+3. a bert-base sequence classifier (Detoxify "original": BertForSequenceClassification, 6 outputs) built from
+   its config with random weights, no download: single-comment latency and batch throughput.
+Run it on an otherwise idle machine; other processes on the same cores inflate every figure.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from model import Comment, load_model  # noqa: E402
+from model.embeddings import EmbedderConfig, _load, mean_pool  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+TARGETS = {"single_p50_ms": 15.0, "batch_per_s": 300.0, "speedup_vs_bert": 5.0, "load_s": 5.0, "rss_mib": 1024.0}
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def corpus(n: int) -> list[Comment]:
+    articles = {}
+    for line in (ROOT / "data" / "articles.jsonl").read_text(encoding="utf-8").splitlines():
+        a = json.loads(line)
+        articles[a["article_id"]] = (a["title"], a["body"])
+    rows = [json.loads(line) for line in (ROOT / "data" / "comments.jsonl").read_text(encoding="utf-8").splitlines()]
+    rng = np.random.default_rng(0)
+    picked = [rows[i] for i in rng.choice(len(rows), size=min(n, len(rows)), replace=False)]
+    return [Comment(r["text"], *articles.get(r.get("article_id", ""), ("", ""))) for r in picked]
+
+
+def latency(fn: Any, items: list[Any]) -> dict[str, float]:
+    times = []
+    for item in items:
+        started = time.perf_counter()
+        fn([item])
+        times.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": round(float(np.percentile(times, 50)), 2), "p99_ms": round(float(np.percentile(times, 99)), 2)}
+
+
+def throughput(fn: Any, items: list[Any], batch: int) -> float:
+    started = time.perf_counter()
+    for i in range(0, len(items), batch):
+        fn(items[i : i + batch])
+    return round(len(items) / (time.perf_counter() - started), 1)
+
+
+def default_model(model_dir: Path, comments: list[Comment], batch: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    loaded = load_model(model_dir)
+    loaded.estimator.predict_proba([Comment("warm up", "title", "body")])
+    load_s = time.perf_counter() - started
+    # Two disjoint halves: the embedder remembers texts, and a repeated comment would be free.
+    single = latency(loaded.estimator.predict_proba, comments[: len(comments) // 2])
+    per_s = throughput(loaded.estimator.predict_proba, comments[len(comments) // 2 :], batch)
+    return {
+        "version": loaded.version,
+        "features": loaded.metadata.get("features"),
+        "load_s": round(load_s, 2),
+        "single": single,
+        "batch_per_s": per_s,
+        "rss_mib_after": round(rss_mib(), 1),
+    }
+
+
+def onnx_vs_torch(texts: list[str], batch: int) -> dict[str, Any]:
+    """The MiniLM encoder in torch and in ONNX Runtime, same tokenizer, same pooling."""
+    import torch
+
+    config = EmbedderConfig()
+    tokenizer, encoder, _ = _load(config)
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return {"skipped": 'onnxruntime not installed: pip install -e ".[bench]"'}
+
+    class Hidden(torch.nn.Module):
+        """Keyword call with a plain tensor out: BertModel's positional order changes between versions."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return out.last_hidden_state
+
+    path = Path(tempfile.mkdtemp()) / "minilm.onnx"
+    sample = tokenizer(["export me"], return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]}
+    torch.onnx.export(
+        Hidden().eval(), tuple(sample[n] for n in names), str(path), input_names=names,
+        output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
+    )  # fmt: skip
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = config.threads()
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run_torch(batch_texts: list[str]) -> np.ndarray:
+        enc = tokenizer(batch_texts, padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
+        with torch.inference_mode():
+            return mean_pool(encoder(**enc).last_hidden_state, enc["attention_mask"]).numpy()
+
+    def run_onnx(batch_texts: list[str]) -> np.ndarray:
+        enc = tokenizer(batch_texts, padding=True, truncation=True, max_length=config.max_length, return_tensors="np")
+        hidden = session.run(None, {n: enc[n].astype(np.int64) for n in names})[0]
+        return mean_pool(torch.from_numpy(hidden), torch.from_numpy(enc["attention_mask"])).numpy()
+
+    cosine = (run_torch(texts[:64]) * run_onnx(texts[:64])).sum(axis=1)
+    out = {"threads": config.threads(), "min_cosine_onnx_vs_torch": round(float(cosine.min()), 6)}
+    for name, fn in (("torch", run_torch), ("onnx", run_onnx)):
+        out[name] = {"single": latency(fn, texts[:100]), "batch_per_s": throughput(fn, texts, batch)}
+    return out
+
+
+def bert_base(texts: list[str], batch: int) -> dict[str, Any]:
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    tokenizer, _, _ = _load(EmbedderConfig())  # same uncased WordPiece vocabulary as bert-base-uncased
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(num_labels=6)).eval()  # random weights: speed only
+    torch.set_num_threads(os.cpu_count() or 1)  # its best case: every core
+
+    def run(batch_texts: list[str]) -> Any:
+        enc = tokenizer(batch_texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+        with torch.inference_mode():
+            return torch.sigmoid(model(**enc).logits)
+
+    run(["warm up"])
+    return {
+        "threads": torch.get_num_threads(),
+        "single": latency(run, texts[:100]),
+        "batch_per_s": throughput(run, texts, batch),
+    }
+
+
+def markdown(r: dict[str, Any]) -> str:
+    d, b, o = r["default_model"], r["bert_base"], r["onnx_vs_torch"]
+    lines = [
+        "# Speed",
+        "",
+        f"Command: `{r['command']}`; {r['cpus']} CPUs; load average at start {r['loadavg_start']}; {r['finished']}.",
+        "",
+        "| | default model | bert-base (random weights) | target |",
+        "|---|---|---|---|",
+        f"| single comment p50 / p99 (ms) | {d['single']['p50_ms']} / {d['single']['p99_ms']} | "
+        f"{b['single']['p50_ms']} / {b['single']['p99_ms']} | p50 <= {TARGETS['single_p50_ms']} |",
+        f"| batch throughput (comments/s) | {d['batch_per_s']} | {b['batch_per_s']} | >= {TARGETS['batch_per_s']} |",
+        f"| throughput ratio | {r['speedup_vs_bert']}x | 1x | >= {TARGETS['speedup_vs_bert']}x |",
+        f"| load time (s) | {d['load_s']} | | <= {TARGETS['load_s']} |",
+        f"| process RSS after serving (MiB) | {d['rss_mib_after']} | | <= {TARGETS['rss_mib']} |",
+        "",
+        "## Embedding step: torch vs ONNX Runtime",
+        "",
+    ]
+    if "skipped" in o:
+        lines.append(o["skipped"])
+    else:
+        lines += [
+            f"min cosine ONNX vs torch: {o['min_cosine_onnx_vs_torch']} (needs > 0.999); threads {o['threads']}",
+            "",
+            "| | single p50 / p99 (ms) | batch (texts/s) |",
+            "|---|---|---|",
+        ]
+        for name in ("torch", "onnx"):
+            lines.append(
+                f"| {name} | {o[name]['single']['p50_ms']} / {o[name]['single']['p99_ms']} | {o[name]['batch_per_s']} |"
+            )
+        lines += ["", f"Decision: {r['onnx_decision']}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/speed.py", description=__doc__)
+    parser.add_argument("--model-dir", type=Path, default=ROOT / "models" / "current")
+    parser.add_argument("--n", type=int, default=600, help="comments to time (half single, half batched)")
+    parser.add_argument("--batch", type=int, default=64)
+    args = parser.parse_args(argv)
+    result: dict[str, Any] = {"cpus": os.cpu_count(), "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+    comments = corpus(args.n)
+    result["default_model"] = default_model(args.model_dir, comments, args.batch)
+    texts = [c.text for c in comments]
+    result["onnx_vs_torch"] = onnx_vs_torch(texts, args.batch)
+    result["bert_base"] = bert_base(texts[: len(texts) // 2], args.batch)
+    result["speedup_vs_bert"] = round(result["default_model"]["batch_per_s"] / result["bert_base"]["batch_per_s"], 1)
+    o = result["onnx_vs_torch"]
+    if "skipped" not in o:
+        faster = o["onnx"]["batch_per_s"] > 1.1 * o["torch"]["batch_per_s"]
+        same = o["min_cosine_onnx_vs_torch"] > 0.999
+        result["onnx_decision"] = (
+            "ONNX is faster at the same fidelity: worth wiring in" if faster and same else
+            "torch kept: ONNX Runtime is not >10% faster at cosine > 0.999 on this machine"
+        )  # fmt: skip
+    result["command"] = "python bench/speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    result["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "speed.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (RESULTS / "speed.md").write_text(markdown(result), encoding="utf-8")
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

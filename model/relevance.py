@@ -1,0 +1,103 @@
+"""How related a comment is to its article: the evidence that separates engagement from generic praise.
+
+"Great article, thanks for sharing!" fits under any article and names nothing in it; a substantive comment
+is close in meaning to the article and reuses its specific terms (names, places, numbers). Features:
+
+    sim_article   cosine of the comment's embedding to the article's (title + body, first 128 word pieces)
+    sim_title     cosine of the comment's embedding to the title's
+    shared_idf    share of the comment's content-word IDF mass that also occurs in the article
+    shared_terms  log(1 + number of distinct specific words the comment shares with the article)
+    has_article   1 when the comment came with an article
+
+A comment without an article gets the training mean of each feature (it is neither on- nor off-topic as far
+as the model can tell) and has_article = 0, so the linear model can learn a separate offset for that case.
+"""
+
+import math
+import re
+from collections import Counter
+
+import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sklearn.preprocessing import StandardScaler
+
+from .embeddings import Embedder
+from .inputs import Comment
+from .normalize import MARKERS
+
+RELEVANCE_NAMES: tuple[str, ...] = ("sim_article", "sim_title", "shared_idf", "shared_terms", "has_article")
+_WORD = re.compile(r"[^\W_]+")
+_IGNORED = frozenset(ENGLISH_STOP_WORDS) | frozenset(MARKERS)
+
+
+def content_words(text: str) -> set[str]:
+    """Lowercased words that can be specific: not stop words, and numbers or words of 3+ letters."""
+    return {w for w in _WORD.findall(text.lower()) if w not in _IGNORED and (len(w) >= 3 or w.isdigit())}
+
+
+def article_text(comment: Comment) -> str:
+    return f"{comment.article_title}\n{comment.article_body}".strip()
+
+
+class Relevance:
+    """The RELEVANCE_NAMES features, standardised; needs the shared Embedder of its classifier."""
+
+    name = "relevance"
+    needs_embedder = True
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def fit(self, comments: list[Comment], normalized: list[str]) -> "Relevance":
+        # IDF over every distinct text seen in training: a word used under every article is not specific.
+        docs = [content_words(t) for t in normalized] + [content_words(a) for a in {article_text(c) for c in comments}]
+        df = Counter(w for d in docs for w in d)
+        self.n_docs_ = len(docs)
+        self.idf_ = {w: math.log((1 + self.n_docs_) / (1 + n)) + 1.0 for w, n in df.items()}
+        raw = self._raw(comments, normalized)
+        with_article = raw[:, -1] == 1.0
+        # Neutral value for article-less comments: what an average comment with an article scores.
+        self.neutral_ = raw[with_article, :-1].mean(axis=0) if with_article.any() else np.zeros(raw.shape[1] - 1)
+        self.scaler_ = StandardScaler().fit(self._fill(raw))
+        return self
+
+    def transform(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
+        return self.scaler_.transform(self._fill(self._raw(comments, normalized)))
+
+    def feature_names(self) -> list[str]:
+        return [f"relevance:{n}" for n in RELEVANCE_NAMES]
+
+    def _fill(self, raw: np.ndarray) -> np.ndarray:
+        filled = raw.copy()
+        missing = filled[:, -1] == 0.0
+        filled[np.ix_(missing, np.arange(filled.shape[1] - 1))] = self.neutral_
+        return filled
+
+    def _raw(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
+        out = np.zeros((len(comments), len(RELEVANCE_NAMES)))
+        has = [i for i, c in enumerate(comments) if c.has_article]
+        if not has:
+            return out
+        texts = self.embedder.embed([normalized[i] for i in has])
+        articles = self.embedder.embed([article_text(comments[i]) for i in has])
+        titles = self.embedder.embed([comments[i].article_title or article_text(comments[i]) for i in has])
+        out[has, 0] = (texts * articles).sum(axis=1)
+        out[has, 1] = (texts * titles).sum(axis=1)
+        article_words: dict[str, set[str]] = {}  # one article's words, computed once for all its comments
+        for i in has:
+            text = article_text(comments[i])
+            if text not in article_words:
+                article_words[text] = content_words(text)
+            out[i, 2:4] = self._overlap(normalized[i], article_words[text])
+        out[has, 4] = 1.0
+        return out
+
+    def _overlap(self, comment: str, article_words: set[str]) -> tuple[float, float]:
+        words = content_words(comment)
+        if not words:
+            return 0.0, 0.0
+        unseen = math.log(1 + self.n_docs_) + 1.0  # a word never seen in training is as specific as it gets
+        idf = {w: self.idf_.get(w, unseen) for w in words}
+        shared = words & article_words
+        specific = [w for w in shared if idf[w] > 2.0]
+        return sum(idf[w] for w in shared) / sum(idf.values()), math.log1p(len(specific))

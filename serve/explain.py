@@ -1,0 +1,137 @@
+"""Evidence for a decision, in words a moderator reads: phrases that pushed each label up, signals that fired.
+
+CommentClassifier.explain gives feature names ("word:great post", "char:' idi'", "signal:links",
+"embedding:17"); this module turns them into phrases from the comment itself and merges what names the
+same phrase. Models with or without the "relevance"/"embedding" feature blocks are both handled: a block
+this module does not know is shown by its name, never dropped silently.
+"""
+
+import logging
+import re
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from model.inputs import Comment
+from model.normalize import normalize
+from model.signals import SIGNAL_NAMES, signals
+
+log = logging.getLogger("serve.explain")
+
+_WORD = re.compile(r"\w+")
+# Phrases per label in an explanation; the classifier is asked for more, since several merge into one.
+TOP_PHRASES = 5
+_CANDIDATES = 25
+CAPS_SHOUTING = 0.7
+
+# Count signals read differently when absent: a low standardised value pushes labels too ("no link").
+_ABSENT_PHRASES = {
+    "links": "no link",
+    "emails": "no e-mail address",
+    "phones": "no phone number",
+    "mentions": "no mention of another user",
+}
+_SIGNAL_PHRASES = {
+    "links": "contains a link",
+    "emails": "contains an e-mail address",
+    "phones": "contains a phone number",
+    "caps_ratio": "share of capital letters",
+    "exclamations": "exclamation marks",
+    "questions": "question marks",
+    "char_repetition": "repeated characters",
+    "word_repetition": "repeated words",
+    "log_chars": "length in characters",
+    "log_words": "length in words",
+    "emoji_ratio": "share of emoji",
+    "non_latin_ratio": "share of non-Latin letters",
+    "digit_ratio": "share of digits",
+    "mentions": "mentions another user",
+}
+
+
+def readable(feature: str, words: list[str], raw_signals: dict[str, float]) -> str:
+    """A feature name as a phrase; character n-grams become the comment's word that contains them."""
+    block, _, name = feature.partition(":")
+    if block == "word":
+        return name
+    if block == "char":
+        gram = name.strip("'\"").strip().lower()
+        for word in words:
+            if gram and gram in word:
+                return word
+        return gram or name
+    if block == "signal":
+        if name in _ABSENT_PHRASES and not raw_signals.get(name):
+            return _ABSENT_PHRASES[name]
+        return _SIGNAL_PHRASES.get(name, name.replace("_", " "))
+    if block == "embedding":
+        return "overall meaning (sentence embedding)"
+    if block == "relevance":
+        return "relevance to the article"
+    return feature
+
+
+def label_phrases(raw: dict[str, list[tuple[str, float]]], text: str) -> dict[str, list[dict[str, Any]]]:
+    """Per label, the TOP_PHRASES phrases with the largest summed contribution (all > 0)."""
+    words = [w.lower() for w in _WORD.findall(normalize(text))]
+    raw_signals = dict(zip(SIGNAL_NAMES, signals(text), strict=True))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for label, features in raw.items():
+        merged: dict[str, float] = defaultdict(float)
+        for feature, weight in features:
+            merged[readable(feature, words, raw_signals)] += weight
+        top = sorted(merged.items(), key=lambda kv: -kv[1])[:TOP_PHRASES]
+        out[label] = [{"phrase": p, "weight": round(w, 4)} for p, w in top if w > 0]
+    return out
+
+
+def explain_labels(estimator: Any, comments: list[Comment]) -> list[dict[str, list[dict[str, Any]]]]:
+    raw = estimator.explain(comments, top_k=_CANDIDATES)
+    return [label_phrases(r, c.text) for r, c in zip(raw, comments, strict=True)]
+
+
+def relevance(estimator: Any, comments: list[Comment]) -> list[float | None]:
+    """Cosine similarity of each comment to its article, from the model's "relevance" block if it has one.
+
+    None where the model has no such block or the comment has no article: no signal is better than a guess.
+    """
+    block = next((b for b in getattr(estimator, "blocks_", []) if getattr(b, "name", "") == "relevance"), None)
+    if block is None:
+        return [None] * len(comments)
+    with_article = [i for i, c in enumerate(comments) if c.has_article]
+    out: list[float | None] = [None] * len(comments)
+    if not with_article:
+        return out
+    subset = [comments[i] for i in with_article]
+    try:
+        matrix = block.transform(subset, [normalize(c.text) for c in subset])
+    except Exception:  # the score itself was computed; a failed side-signal is logged, not fatal
+        log.exception("could not compute relevance for the low_relevance signal")
+        return out
+    dense = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+    scaler = getattr(block, "scaler_", None)
+    if scaler is not None:
+        # The block standardises its features; column 0 (sim_article) back in cosine units.
+        dense = scaler.inverse_transform(dense)
+    for row, i in enumerate(with_article):
+        out[i] = round(float(dense[row, 0]), 4)
+    return out
+
+
+def fired_signals(
+    text: str, near_duplicates: int, relevance_score: float | None, low_relevance_below: float
+) -> dict[str, Any]:
+    """The signals that fired for one comment, with their values; absent keys did not fire."""
+    values = dict(zip(SIGNAL_NAMES, signals(text), strict=True))
+    fired: dict[str, Any] = {}
+    for name in ("links", "emails", "phones"):
+        if values[name] > 0:
+            fired[name] = int(values[name])
+    if values["caps_ratio"] >= CAPS_SHOUTING:
+        fired["shouting"] = round(values["caps_ratio"], 2)
+    if near_duplicates:
+        fired["near_duplicates"] = near_duplicates
+    if relevance_score is not None and relevance_score < low_relevance_below:
+        fired["low_relevance"] = relevance_score
+    return fired

@@ -1,0 +1,232 @@
+"""HTTP routes over the Store: articles and feedback (`data_router`), audit log and feedback export
+(`admin_data_router`). No auth here: the app factory adds the API-key dependencies when it includes them."""
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from model.labels import LABELS, check_label
+
+from .db import AuditEntry, FeedbackIn, StorageError, Store
+from .db.export import training_rows
+from .schemas import MAX_BODY_CHARS, MAX_ID_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS, ErrorResponse, Strict
+
+log = logging.getLogger("serve.data")
+
+data_router = APIRouter(tags=["data"])
+admin_data_router = APIRouter(tags=["admin"])
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+PathId = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS)]
+_503 = {503: {"model": ErrorResponse, "description": "the database refused the read or write"}}
+
+
+def get_store(request: Request) -> Store:
+    store = getattr(request.app.state, "store", None)
+    if store is None:
+        raise HTTPException(503, "storage is not configured on this server; set database_url and restart")
+    return store
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+@contextmanager
+def storage(what: str) -> Iterator[None]:
+    """A database failure is a 503 the client can retry, not a 500; the operator gets the full reason."""
+    try:
+        yield
+    except StorageError as e:
+        log.error("%s: %s", what, e)
+        raise HTTPException(503, f"could not {what}: storage unavailable; the server log has the details") from e
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain at least one non-whitespace character")
+    return value
+
+
+# Articles
+
+
+class ArticlePut(Strict):
+    title: str = Field(..., min_length=1, max_length=MAX_TITLE_CHARS)
+    body: str = Field("", max_length=MAX_BODY_CHARS)
+    url: str = Field("", max_length=2_000)
+
+    _title = field_validator("title")(_not_blank)
+
+
+class ArticleOut(BaseModel):
+    id: str
+    title: str
+    body: str
+    url: str
+    updated_at: datetime
+
+
+@data_router.put("/v1/articles/{article_id}", responses=_503)
+def put_article(article_id: PathId, body: ArticlePut, store: StoreDep, response: Response) -> ArticleOut:
+    """Store (or replace) an article; predict and feedback can then name it by `article_id`. 201 when new."""
+    with storage("store the article"):
+        existed = store.get_article(article_id) is not None
+        store.put_article(article_id, body.title, body.body, body.url)
+        saved = store.get_article(article_id)
+    if saved is None:  # deleted between the write and the read: nothing here deletes, so the database lost it
+        raise HTTPException(503, "the article was written but cannot be read back; check the database")
+    response.status_code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+    return ArticleOut(**vars(saved))
+
+
+@data_router.get("/v1/articles/{article_id}", responses={404: {"model": ErrorResponse}, **_503})
+def get_article(article_id: PathId, store: StoreDep) -> ArticleOut:
+    with storage("read the article"):
+        article = store.get_article(article_id)
+    if article is None:
+        raise HTTPException(404, f"article {article_id!r} is not stored; PUT /v1/articles/{{id}} first")
+    return ArticleOut(**vars(article))
+
+
+# Feedback
+
+
+class FeedbackArticle(Strict):
+    title: str = Field(..., min_length=1, max_length=MAX_TITLE_CHARS)
+    body: str = Field("", max_length=MAX_BODY_CHARS)
+
+
+class FeedbackRequest(Strict):
+    comment_id: Id
+    text: str = Field(..., min_length=1, max_length=MAX_TEXT_CHARS)
+    label: str = Field(..., description=f"the correct label: one of {', '.join(LABELS)}")
+    moderator_id: Id
+    article_id: Id | None = Field(None, description="a stored article (PUT /v1/articles/{id}); or give `article`")
+    article: FeedbackArticle | None = Field(None, description="the article inline, when it is not stored")
+    site_id: Id | None = None
+
+    _text = field_validator("text")(_not_blank)
+
+    @field_validator("label")
+    @classmethod
+    def known_label(cls, value: str) -> str:
+        return check_label(value)
+
+    @model_validator(mode="after")
+    def has_article(self) -> "FeedbackRequest":
+        if self.article_id is None and self.article is None:
+            raise ValueError(
+                "give article_id (of a stored article) or article {title, body}: training needs the article"
+            )
+        return self
+
+
+class FeedbackCreated(BaseModel):
+    id: int
+
+
+@data_router.post(
+    "/v1/feedback",
+    status_code=201,
+    responses={422: {"model": ErrorResponse, "description": "invalid field or unknown article_id"}, **_503},
+)
+def post_feedback(body: FeedbackRequest, store: StoreDep) -> FeedbackCreated:
+    """Record a moderator's correct label for a comment. Stored (and durable) before the 201 is sent."""
+    with storage("store the feedback"):
+        if body.article is not None:
+            title, text = body.article.title, body.article.body
+        else:
+            stored = store.get_article(body.article_id or "")
+            if stored is None:
+                raise HTTPException(
+                    422,
+                    [
+                        {
+                            "loc": ["body", "article_id"],
+                            "msg": f"article {body.article_id!r} is not stored; PUT /v1/articles/{{id}} first "
+                            "or send article {title, body} with the feedback",
+                            "type": "value_error",
+                        }
+                    ],
+                )
+            title, text = stored.title, stored.body
+        item = FeedbackIn(
+            comment_id=body.comment_id,
+            text=body.text,
+            label=body.label,
+            moderator_id=body.moderator_id,
+            article_id=body.article_id,
+            article_title=title,
+            article_body=text,
+            site_id=body.site_id,
+        )
+        return FeedbackCreated(id=store.add_feedback(item))
+
+
+@admin_data_router.get(
+    "/v1/feedback/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "one training row per line"}, **_503},
+)
+def export_feedback(store: StoreDep) -> StreamingResponse:
+    """Feedback as JSONL in the training format (`python -m training.fit --data FILE` reads it); a comment
+    labelled more than once appears once, with its latest label."""
+    rows = training_rows(store)
+    with storage("read feedback"):
+        first = next(rows, None)  # a database that is down fails here, before the 200 goes out
+
+    def lines() -> Iterator[bytes]:
+        if first is None:
+            return
+        yield _jsonl(first)
+        for row in rows:
+            yield _jsonl(row)
+
+    return StreamingResponse(
+        lines(),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"'},
+    )
+
+
+def _jsonl(row: dict[str, Any]) -> bytes:
+    return (json.dumps(row, ensure_ascii=False) + "\n").encode()
+
+
+# Audit log
+
+
+class AuditOut(BaseModel):
+    id: int | None
+    comment_id: str
+    site_id: str | None
+    model_version: str
+    scores: dict[str, float]
+    label: str
+    action: str
+    decided_action: str
+    policy_version: str
+    shadow: bool
+    reasons: list[Any]
+    text: str | None
+    created_at: datetime | None
+
+
+class AuditList(BaseModel):
+    comment_id: str
+    entries: list[AuditOut]
+
+
+@admin_data_router.get("/v1/audit/{comment_id}", responses=_503)
+def list_audit(comment_id: PathId, store: StoreDep) -> AuditList:
+    """Every decision recorded for the comment, oldest first; an unknown id has an empty list."""
+    with storage("read the audit log"):
+        entries: list[AuditEntry] = store.list_audit(comment_id)
+    return AuditList(comment_id=comment_id, entries=[AuditOut(**vars(e)) for e in entries])

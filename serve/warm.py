@@ -1,0 +1,38 @@
+"""Run a model once before it serves, so its first real request is not the one that pays (or fails).
+
+Feature blocks with sentence embeddings load torch, transformers and the weights lazily, on first use. Done
+by concurrent requests, that first use raced inside transformers' lazy imports (ImportError under load, seen
+in tests/test_reload.py) and made the first requests slow; a model whose weights are missing or fail their
+checksum would only fail there. A warm-up at start and at reload, before the model is swapped in, moves all
+of that to a moment where a failure stops the start or is a 409 that keeps the old model.
+"""
+
+from model.artifact import ArtifactError, LoadedModel, load_model
+from model.inputs import Comment
+
+from .state import ModelHolder
+
+# Has an article, so article-aware blocks (relevance) run their full path too.
+_WARM_UP = [Comment("Warm-up comment about the article.", "Warm-up article", "The article body.")]
+
+
+def warm_up(loaded: LoadedModel) -> None:
+    """Score one comment; any failure is an ArtifactError naming the model version."""
+    try:
+        loaded.estimator.predict_proba(_WARM_UP)
+    except Exception as e:  # the model's own code and third-party loaders raise many kinds
+        raise ArtifactError(
+            f"model {loaded.version} loaded but could not score a comment ({type(e).__name__}: {e}); "
+            "check that its feature blocks' dependencies (e.g. embedding weights) are installed"
+        ) from e
+
+
+class WarmModelHolder(ModelHolder):
+    """ModelHolder whose load() warms the new model up before swapping it in."""
+
+    def load(self) -> LoadedModel:
+        with self._lock:
+            loaded = load_model(self.model_dir)
+            warm_up(loaded)
+            self._current = loaded  # one reference assignment: requests in flight keep the old model
+            return loaded

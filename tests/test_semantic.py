@@ -1,0 +1,124 @@
+"""Sentence embeddings from the shipped weights, offline and verified; article relevance; lean artifacts."""
+
+import json
+import pickle
+import re
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model import Comment, load_model
+from model.embeddings import (
+    BUNDLED_SHA256,
+    UNVERIFIED,
+    Embedder,
+    EmbedderConfig,
+    EmbeddingError,
+    _load_once,
+    weights_file,
+)
+from model.relevance import RELEVANCE_NAMES, Relevance
+
+from .conftest import TINY
+
+ARTICLE_TITLE = "Council votes to close Elm Street library on Sundays"
+ARTICLE_BODY = (
+    "The town council voted 5-2 on Tuesday to close the Elm Street branch library on Sundays from March, "
+    "saving an estimated 40,000 a year. Librarians said Sunday is the busiest day for families and students."
+)
+ON_TOPIC = "Closing the Elm Street library on Sundays hurts students; the council should find the 40,000 elsewhere."
+GENERIC = "Great article, thanks for sharing! Keep up the good work."
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+def test_loads_and_embeds_with_the_network_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("network is off in this test")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    _load_once.cache_clear()  # force a real load from disk under the guard
+    vectors = Embedder().embed(["the council voted to close the library", "you are an idiot"])
+    assert vectors.shape == (2, 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+
+
+def test_sha256_mismatch_is_refused_naming_file_and_fix() -> None:
+    folder = EmbedderConfig().folder()
+    wrong = EmbedderConfig(path=str(folder), sha256="0" * 64)
+    with pytest.raises(EmbeddingError, match=re.escape(str(weights_file(folder))) + r".*expected 0{64}.*reinstall"):
+        Embedder(wrong).embed(["x"])
+
+
+def test_own_folder_needs_a_sha256_or_an_explicit_opt_out(tmp_path: Path) -> None:
+    folder = EmbedderConfig().folder()
+    with pytest.raises(EmbeddingError, match="has no sha256 configured"):
+        Embedder(EmbedderConfig(path=str(folder))).embed(["x"])
+    assert Embedder(EmbedderConfig(path=str(folder), sha256=UNVERIFIED)).embed(["x"]).shape == (1, 384)
+    with pytest.raises(EmbeddingError, match="no weights file"):
+        Embedder(EmbedderConfig(path=str(tmp_path), sha256=UNVERIFIED)).embed(["x"])
+
+
+def test_embeddings_match_the_sentence_transformers_recipe(embedder: Embedder) -> None:
+    st = pytest.importorskip("sentence_transformers", reason="reference implementation not installed")
+    texts = ["short", "A longer comment about the council budget and the Sunday library hours, with numbers 5-2."]
+    reference = st.SentenceTransformer(str(EmbedderConfig().folder()), device="cpu").encode(
+        texts, normalize_embeddings=True
+    )
+    cosine = (embedder.embed(texts) * reference).sum(axis=1)
+    assert cosine.min() > 0.999, cosine
+
+
+def test_embedder_pickles_without_weights_and_still_embeds(embedder: Embedder) -> None:
+    before = embedder.embed(["same text twice"])
+    blob = pickle.dumps(embedder)
+    assert len(blob) < 2_000, f"an Embedder pickle should hold only its config, found {len(blob)} bytes"
+    np.testing.assert_allclose(pickle.loads(blob).embed(["same text twice"]), before, atol=1e-6)
+
+
+def test_relevance_is_higher_on_topic_than_for_generic_praise(embedder: Embedder) -> None:
+    train = [json.loads(line) for line in TINY.read_text(encoding="utf-8").splitlines() if line.strip()]
+    comments = [Comment(r["text"], r.get("article_title", ""), r.get("article_body", "")) for r in train]
+    block = Relevance(embedder).fit(comments, [c.text for c in comments])
+    pair = [Comment(ON_TOPIC, ARTICLE_TITLE, ARTICLE_BODY), Comment(GENERIC, ARTICLE_TITLE, ARTICLE_BODY)]
+    values = block.transform(pair, [c.text for c in pair])
+    for name in ("sim_article", "sim_title", "shared_idf", "shared_terms"):
+        k = RELEVANCE_NAMES.index(name)
+        assert values[0, k] > values[1, k], (name, values[:, k])
+
+
+def test_relevance_without_article_is_neutral(embedder: Embedder) -> None:
+    comments = [Comment(ON_TOPIC, ARTICLE_TITLE, ARTICLE_BODY), Comment(GENERIC, ARTICLE_TITLE, ARTICLE_BODY)]
+    block = Relevance(embedder).fit(comments, [c.text for c in comments])
+    bare = [Comment(ON_TOPIC), Comment(GENERIC)]
+    raw = block._fill(block._raw(bare, [c.text for c in bare]))
+    np.testing.assert_allclose(raw[:, :-1], np.tile(block.neutral_, (2, 1)))
+    assert (raw[:, -1] == 0).all()
+
+
+def test_tiny_model_records_semantic_features_and_stays_small(tiny_model_dir: Path, tiny_loaded) -> None:
+    meta = tiny_loaded.metadata
+    assert {"embedding", "relevance"} <= set(meta["features"])
+    assert meta["needs_article"] is True
+    assert meta["embedding_model"]["sha256"] == BUNDLED_SHA256
+    assert "MiniLM" in meta["embedding_model"]["name"]
+    size = (tiny_model_dir / "model.joblib").stat().st_size
+    assert size < 5_000_000, f"model.joblib is {size} bytes: the embedding weights must not be pickled into it"
+
+
+def test_reloaded_model_predicts_with_and_without_article(tiny_model_dir: Path) -> None:
+    loaded = load_model(tiny_model_dir)
+    proba = loaded.estimator.predict_proba(
+        [Comment(ON_TOPIC, ARTICLE_TITLE, ARTICLE_BODY), Comment(GENERIC), "you are a pathetic idiot"]
+    )
+    assert proba.shape == (3, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-9)
+    assert loaded.estimator.needs_article
