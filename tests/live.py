@@ -48,6 +48,9 @@ def spawn(model_dir: Path, workdir: Path, env: dict[str, str] | None = None, por
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "MODERATION_DATABASE_URL": f"sqlite:///{workdir / 'moderation.sqlite3'}",
+        # These tests send hundreds of requests a second from one address on purpose; the rate limiter has
+        # its own tests (tests/test_ratelimit.py). A test can turn it back on through `env`.
+        "MODERATION_RATE_LIMIT_PER_MINUTE": "0",
         **(env or {}),
     }
     cmd = [sys.executable, "-m", "serve", "--host", "127.0.0.1", "--port", str(port), "--model-dir", str(model_dir)]
