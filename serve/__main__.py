@@ -7,6 +7,7 @@ stops the start with a message instead of serving errors.
 
 import argparse
 import logging
+import os
 import sys
 
 import uvicorn
@@ -26,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--model-dir")
-    parser.add_argument("--workers", type=int, default=1, help="kept at 1: each worker holds its own model copy")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes, each with its own model copy (2 suits 2 cores)"
+    )
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "model_dir": args.model_dir}.items() if v}
     try:
@@ -45,7 +48,22 @@ def main(argv: list[str] | None = None) -> int:
     except (PolicyError, AuthConfigError) as e:
         print(f"error: cannot start, the configuration is not usable: {e}", file=sys.stderr)
         return 1
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    if args.workers <= 1:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+        return 0
+    # Several workers: uvicorn imports the app in each process, reading settings from the environment.
+    # Everything was checked above in this process, so a bad model or config never reaches a worker.
+    del app, loaded
+    os.environ.update({f"MODERATION_{k.upper()}": str(v) for k, v in overrides.items()})
+    uvicorn.run(
+        "serve.app:create_app",
+        factory=True,
+        workers=args.workers,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
     return 0
 
 

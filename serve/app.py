@@ -81,7 +81,14 @@ def create_app(settings: Settings | None = None, loaded: LoadedModel | None = No
     app.include_router(coral_router)
     app.include_router(data_router, dependencies=[Depends(require(PREDICT))])
     app.include_router(admin_data_router, dependencies=[Depends(require(ADMIN))])
-    app.add_api_route("/metrics", _metrics_endpoint, methods=["GET"], tags=["health"], include_in_schema=True)
+    app.add_api_route(
+        "/metrics",
+        _metrics_endpoint,
+        methods=["GET"],
+        tags=["health"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"}},
+    )
     app.add_middleware(_EmptyBodyAllowed, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_minute > 0:
         # Outside the body limit: a client over its rate is refused before a byte of its body is read.

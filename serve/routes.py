@@ -38,9 +38,11 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "missing or unknown API key"},
     403: {"model": ErrorResponse, "description": "the API key lacks the `predict` scope"},
+    400: {"model": ErrorResponse, "description": "body is not decodable JSON (invalid UTF-8, too deeply nested)"},
     413: {"model": ErrorResponse, "description": "body over the size limit"},
     415: {"model": ErrorResponse, "description": "body is not application/json"},
     422: {"model": ErrorResponse, "description": "invalid request or unknown article_id; `loc` names the field"},
+    429: {"model": ErrorResponse, "description": "over the rate limit; `Retry-After` says when to retry"},
 }
 
 

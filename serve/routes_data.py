@@ -73,7 +73,9 @@ class ArticleOut(BaseModel):
     updated_at: datetime
 
 
-@data_router.put("/v1/articles/{article_id}", responses=_503)
+@data_router.put(
+    "/v1/articles/{article_id}", responses={201: {"model": ArticleOut, "description": "stored as new"}, **_503}
+)
 def put_article(article_id: PathId, body: ArticlePut, store: StoreDep, response: Response) -> ArticleOut:
     """Store (or replace) an article; predict and feedback can then name it by `article_id`. 201 when new."""
     with storage("store the article"):
@@ -105,8 +107,12 @@ class FeedbackArticle(Strict):
 
 class FeedbackRequest(Strict):
     comment_id: Id
-    text: str = Field(..., min_length=1, max_length=MAX_TEXT_CHARS)
-    label: str = Field(..., description=f"the correct label: one of {', '.join(LABELS)}")
+    text: str = Field(..., min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"\S")
+    label: str = Field(
+        ...,
+        description=f"the correct label: one of {', '.join(LABELS)}",
+        json_schema_extra={"enum": list(LABELS)},
+    )
     moderator_id: Id
     article_id: Id | None = Field(None, description="a stored article (PUT /v1/articles/{id}); or give `article`")
     article: FeedbackArticle | None = Field(None, description="the article inline, when it is not stored")

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 # Module-level limits mirror Settings defaults; the OpenAPI schema documents them.
 MAX_COMMENTS = 256
@@ -25,7 +25,8 @@ class ArticleIn(Strict):
 
 class CommentIn(Strict):
     id: str | None = Field(None, max_length=MAX_ID_CHARS, description="echoed back in the result")
-    text: str = Field(..., min_length=1, max_length=MAX_TEXT_CHARS)
+    # The pattern documents in the schema what the validator below enforces: not only whitespace.
+    text: str = Field(..., min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"\S")
     article: ArticleIn | None = Field(None, description="the article this comment sits under")
     article_id: str | None = Field(
         None,
@@ -48,7 +49,7 @@ class PredictRequest(Strict):
         None, max_length=MAX_ID_CHARS, description="stored article shared by comments that name none of their own"
     )
     site_id: str | None = Field(None, max_length=MAX_ID_CHARS, description="selects the site's policy")
-    explain: bool = Field(False, description="add per-result evidence: phrases per label and fired signals")
+    explain: StrictBool = Field(False, description="add per-result evidence: phrases per label and fired signals")
 
 
 Scores = dict[str, float]

@@ -80,7 +80,9 @@ def make_engine(url: str) -> Engine:
         return create_engine(parsed, pool_pre_ping=True, json_serializer=dumps_json, connect_args=connect_args)
     path = Path(parsed.database or "")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # A SQLite URI ("file:...?mode=ro&uri=true") names no directory we should create.
+        if not str(path).startswith("file:") and parsed.query.get("uri") != "true":
+            path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise StorageError(
             f"cannot create the directory {path.parent} for the database {path} ({e.strerror}); "
