@@ -27,8 +27,10 @@ WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")
 UNVERIFIED = "unverified"
 # Comments are short; 128 word pieces cover ~95% of them in full and halve the cost of 256 on long ones.
 DEFAULT_MAX_LENGTH = 128
-# Big enough to amortise per-call overhead, small enough that padding to the longest text stays cheap.
-DEFAULT_BATCH_SIZE = 64
+# Texts are sorted by length and cut into batches of this size, each padded to its own longest text. 16
+# keeps that padding small: on 2 quiet cores, 512 corpus comments ran at 154 texts/s with 16 and 110
+# with 64 on one thread (277 vs 213 on two); below 16 the per-call overhead starts to show.
+DEFAULT_BATCH_SIZE = 16
 # Texts remembered per process: repeated article texts (one per comment) are embedded once.
 CACHE_SIZE = 50_000
 

@@ -49,6 +49,10 @@ def create_app(settings: Settings | None = None, loaded: LoadedModel | None = No
             holder.load()  # raises ArtifactError: a service without a model must not start
         else:
             warm_up(holder.current)
+        if settings.torch_threads:
+            import torch  # loaded already by the warm-up when the model embeds text
+
+            torch.set_num_threads(settings.torch_threads)
         # Only a bad URL or a schema newer than this code stops the start (StorageError names it); a
         # database that is merely unavailable (read-only, full, server down) degrades the service and
         # is retried, see serve/db/store.py and serve/guard.py.
