@@ -2,7 +2,7 @@
 64-comment batches. Writes bench/results/load.json and load.md (RPS, comments/s, p50/p95/p99, errors).
 
     python bench/load.py                              # models/current (trained to a temp dir if absent)
-    python bench/load.py --workers 1,2 --seconds 15   # compare worker counts
+    python bench/load.py --setups 1x1,1x2,2x1 --seconds 15   # workers x embedding threads to compare
     python bench/load.py --model-dir DIR --max-requests 5000
 
 Bounded: each scenario stops after --seconds or --max-requests, whichever comes first, and the server is
@@ -42,6 +42,7 @@ MAX_UNIQUE_COMMENTS = 100_000
 @dataclass
 class Result:
     workers: int
+    threads: int  # embedding threads per worker (MODERATION_EMBEDDING_THREADS; 0 = the model's default)
     kind: str
     batch: int
     concurrency: int
@@ -184,6 +185,7 @@ def server_cpu_seconds(proc: subprocess.Popen) -> float:
 
 def summarize(
     workers: int,
+    threads: int,
     batch: int,
     concurrency: int,
     out: list[tuple[float, int]],
@@ -197,6 +199,7 @@ def summarize(
     ok = len(out) - errors
     return Result(
         workers=workers,
+        threads=threads,
         kind="single" if batch == 1 else f"batch{batch}",
         batch=batch,
         concurrency=concurrency,
@@ -214,7 +217,7 @@ def summarize(
     )
 
 
-def start_server(model_dir: Path, workers: int, work: Path) -> tuple[subprocess.Popen, int]:
+def start_server(model_dir: Path, workers: int, threads: int, work: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {
         **os.environ,
@@ -222,10 +225,11 @@ def start_server(model_dir: Path, workers: int, work: Path) -> tuple[subprocess.
         "MODERATION_MODEL_DIR": str(model_dir),
         "MODERATION_HOST": HOST,
         "MODERATION_PORT": str(port),
-        "MODERATION_DATABASE_URL": f"sqlite:///{work / f'load-{workers}.sqlite3'}",
+        "MODERATION_DATABASE_URL": f"sqlite:///{work / f'load-{workers}x{threads}.sqlite3'}",
         "MODERATION_LOG_LEVEL": "warning",
         # One client address drives the whole load: the per-client rate limit would turn it into 429s.
         "MODERATION_RATE_LIMIT_PER_MINUTE": "0",
+        "MODERATION_EMBEDDING_THREADS": str(threads),
     }
     if workers == 1:
         cmd = [sys.executable, "-m", "serve", "--host", HOST, "--port", str(port), "--model-dir", str(model_dir)]
@@ -235,12 +239,12 @@ def start_server(model_dir: Path, workers: int, work: Path) -> tuple[subprocess.
             "--loop", "uvloop", "--http", "httptools", "--host", HOST, "--port", str(port),
             "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
-    log = open(work / f"server-{workers}.log", "wb")  # noqa: SIM115 - lives as long as the server
+    log = open(work / f"server-{workers}x{threads}.log", "wb")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {(work / f'server-{workers}.log').read_text()}")
+            raise SystemExit(f"server exited: {(work / f'server-{workers}x{threads}.log').read_text()}")
         try:
             with socket.create_connection((HOST, port), timeout=1) as s:
                 s.sendall(f"GET /readyz HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
@@ -264,13 +268,13 @@ def write_markdown(path: Path, results: list[Result], meta: dict) -> None:
         f"Targets: single comment at concurrency 8 p99 <= {P99_TARGET_MS:.0f} ms; batches >= "
         f"{BATCH_TARGET_CPS:.0f} comments/s; zero errors.",
         "",
-        "| workers | request | concurrency | requests | errors | req/s | comments/s | p50 ms | p95 ms | p99 ms | "
+        "| workers x threads | request | concurrency | requests | errors | req/s | comments/s | p50 ms | p95 ms | p99 ms | "
         "load avg | server CPU ms/comment |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r.workers} | {r.kind} | {r.concurrency} | {r.requests} | {r.errors} | {r.rps} | {r.comments_per_s} "
+            f"| {r.workers} x {r.threads} | {r.kind} | {r.concurrency} | {r.requests} | {r.errors} | {r.rps} | {r.comments_per_s} "
             f"| {r.p50_ms} | {r.p95_ms} | {r.p99_ms} | {r.load_avg_before} | {r.server_cpu_ms_per_comment} |"
         )
     lines += ["", "Verdicts:", ""] + [f"- {v}" for v in meta["verdicts"]]
@@ -279,30 +283,32 @@ def write_markdown(path: Path, results: list[Result], meta: dict) -> None:
 
 def verdicts(results: list[Result]) -> list[str]:
     out = []
-    for w in sorted({r.workers for r in results}):
-        single8 = [r for r in results if r.workers == w and r.batch == 1 and r.concurrency == 8]
-        batches = [r for r in results if r.workers == w and r.batch > 1]
-        errors = sum(r.errors for r in results if r.workers == w)
+    for setup in sorted({(r.workers, r.threads) for r in results}):
+        mine = [r for r in results if (r.workers, r.threads) == setup]
+        w = f"{setup[0]} worker(s) x {setup[1]} thread(s)"
+        single8 = [r for r in mine if r.batch == 1 and r.concurrency == 8]
+        batches = [r for r in mine if r.batch > 1]
+        errors = sum(r.errors for r in mine)
         if single8:
             ok = single8[0].p99_ms <= P99_TARGET_MS
-            out.append(
-                f"{w} worker(s): single comment, concurrency 8: p99 {single8[0].p99_ms} ms ({'met' if ok else 'MISSED'})"
-            )
+            out.append(f"{w}: single comment, concurrency 8: p99 {single8[0].p99_ms} ms ({'met' if ok else 'MISSED'})")
         if batches:
             best = max(batches, key=lambda r: r.comments_per_s)
             ok = best.comments_per_s >= BATCH_TARGET_CPS
             out.append(
-                f"{w} worker(s): batches: best {best.comments_per_s} comments/s at concurrency {best.concurrency} "
+                f"{w}: batches: best {best.comments_per_s} comments/s at concurrency {best.concurrency} "
                 f"({'met' if ok else 'MISSED'})"
             )
-        out.append(f"{w} worker(s): errors {errors} ({'met' if errors == 0 else 'MISSED'})")
+        out.append(f"{w}: errors {errors} ({'met' if errors == 0 else 'MISSED'})")
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", help="model to serve (default: models/current, else train one)")
-    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts to measure")
+    parser.add_argument(
+        "--setups", default="1x1,1x2,2x1", help="server setups to measure: WORKERSxEMBEDDING_THREADS, comma-separated"
+    )
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--batches", default="1,64", help="comments per request")
     parser.add_argument("--seconds", type=float, default=10.0, help="per scenario, at most")
@@ -317,13 +323,14 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         model_dir = ensure_model(args.model_dir, work)
         meta_file = json.loads((model_dir / "metadata.json").read_text())
-        for workers in map(int, args.workers.split(",")):
-            proc, port = start_server(model_dir, workers, work)
+        setups = [tuple(map(int, x.split("x"))) for x in args.setups.split(",")]
+        for workers, threads in setups:
+            proc, port = start_server(model_dir, workers, threads, work)
             try:
                 for batch in map(int, args.batches.split(",")):
                     for concurrency in map(int, args.concurrency.split(",")):
                         # Unique bodies for every request up to 100,000 comments a scenario; past that, they repeat.
-                        tag = f"w{workers}b{batch}c{concurrency}r"
+                        tag = f"w{workers}t{threads}b{batch}c{concurrency}r"
                         count = min(args.max_requests, max(50, MAX_UNIQUE_COMMENTS // batch))
                         bs = payloads(count + WARMUP_REQUESTS, batch, tag)
                         requests = [request_bytes(port, b) for b in bs]
@@ -340,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                             )
                         )
                         cpu = server_cpu_seconds(proc) - cpu_at_start[0]
-                        r = summarize(workers, batch, concurrency, out, seconds, load, cpu)
+                        r = summarize(workers, threads, batch, concurrency, out, seconds, load, cpu)
                         results.append(r)
                         print(json.dumps(asdict(r)), flush=True)
             finally:

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
 from model.artifact import LoadedModel
+from model.embeddings import set_threads
 from model.policy import load_policy
 
 from .auth import ADMIN, PREDICT, check_open_mode, load_keyring, require
@@ -45,14 +46,12 @@ def create_app(settings: Settings | None = None, loaded: LoadedModel | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from .db import Store  # SQLAlchemy is imported only by an app that opens a database
 
+        if settings.embedding_threads:
+            set_threads(settings.embedding_threads)  # before the warm-up, which starts the runtime
         if holder.current is None:
             holder.load()  # raises ArtifactError: a service without a model must not start
         else:
             warm_up(holder.current)
-        if settings.torch_threads:
-            import torch  # loaded already by the warm-up when the model embeds text
-
-            torch.set_num_threads(settings.torch_threads)
         # Only a bad URL or a schema newer than this code stops the start (StorageError names it); a
         # database that is merely unavailable (read-only, full, server down) degrades the service and
         # is retried, see serve/db/store.py and serve/guard.py.

@@ -70,6 +70,9 @@ def model_info(loaded: ModelDep, _: PredictScope) -> dict[str, Any]:
     meta = dict(loaded.metadata)
     meta.setdefault("features", list(getattr(loaded.estimator, "features", ())))
     meta.setdefault("metrics", {})
+    embedders = [b.embedder for b in getattr(loaded.estimator, "blocks_", ()) if hasattr(b, "embedder")]
+    if embedders:  # what this process runs now, which may differ from the training machine's
+        meta["embedding_runtime"] = embedders[0].runtime
     return meta
 
 

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
 
     # -- CPU ----------------------------------------------------------------------------------------------
-    # torch threads for the sentence embedding; 0 keeps the model's own choice (half the cores). With one
-    # worker on an otherwise idle 2-core machine, 2 nearly doubles throughput; with 2 workers keep 1 each,
-    # or their threads spin-wait on each other's cores.
-    torch_threads: int = Field(0, ge=0, le=64)
+    # Threads for the sentence embedding (ONNX Runtime or torch); 0 keeps the model's own choice (half the
+    # cores). With one worker on an otherwise idle 2-core machine, 2 nearly doubles batch throughput; with
+    # 2 workers keep 1 each.
+    embedding_threads: int = Field(0, ge=0, le=64)

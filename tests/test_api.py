@@ -35,6 +35,7 @@ def test_health_ready_and_model(client):
     assert client.get("/readyz").json()["status"] == "ready"
     meta = client.get("/v1/model").json()
     assert meta["labels"] == list(LABELS) and "held_out" in meta["metrics"]
+    assert meta["embedding_runtime"] in ("onnxruntime", "torch")  # the tiny model embeds; which runtime, said
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,153 @@
+"""ONNX Runtime for the sentence encoder: exported once from the verified torch weights, cached, checked.
+
+Why: on 2 cores ONNX Runtime embeds one comment in about half the time torch takes, at the same output
+(bench/speed.py measures both side by side), and a process that finds the export cached never imports torch,
+so it starts faster and uses less memory.
+
+Trust: the export is made here, from weights whose sha256 was just verified, and is only used when its output
+matches torch's (cosine > MIN_COSINE on PROBE texts). A sidecar JSON records the export's own sha256, checked
+on every load; a cache file that fails any check is exported again, never used.
+"""
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Same fidelity bar as the issue that asked for ONNX: anything lower changes what the classifier sees.
+MIN_COSINE = 0.999
+# Short and long, plain and hostile, with padding inside a batch: the shapes the service sees.
+PROBE = [
+    "ok",
+    "Great article, thanks for sharing! Keep up the good work.",
+    "you are an absolute idiot and everyone here knows it",
+    "The council voted 5-2 to close the Elm Street library on Sundays; the 40,000 saved is a rounding error "
+    "next to the parking budget, and Sunday is when students actually use it.",
+    "CALL +1 (888) 555-0143 for 24/7 printer support!!! xxurl",
+]
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class OnnxUnavailable(RuntimeError):
+    """ONNX Runtime cannot be used here (not installed, cache not writable, export failed or differs)."""
+
+
+def cache_dir() -> Path:
+    """Where exports live: $COMMENT_MODERATION_CACHE, else $XDG_CACHE_HOME or ~/.cache, /comment-moderation."""
+    if os.environ.get("COMMENT_MODERATION_CACHE"):
+        return Path(os.environ["COMMENT_MODERATION_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "comment-moderation"
+
+
+def _sha256(path: Path) -> str:
+    from .artifact import sha256_file  # imported late: artifact imports the classifier, which imports us
+
+    return sha256_file(path)
+
+
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of token vectors over real (unpadded) tokens, L2-normalised: the all-MiniLM-L6-v2 pooling."""
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+def _session(path: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Idle threads spin-wait by default; on a small box that shares its cores with the web server, spinning
+    # steals the core the request handler needs. Off, they sleep.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_session(session: Any, batch: dict[str, np.ndarray]) -> np.ndarray:
+    feeds = {name: batch[name].astype(np.int64) for name in INPUT_NAMES if name in batch}
+    return mean_pool(session.run(None, feeds)[0], batch["attention_mask"])
+
+
+def _export(encoder: Any, tokenizer: Any, target: Path) -> None:
+    import warnings
+
+    import torch
+
+    class Hidden(torch.nn.Module):
+        """Keyword call with a plain tensor out: BertModel's positional argument order changes by version."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return out.last_hidden_state
+
+    sample = {name: torch.from_numpy(ids) for name, ids in tokenizer(PROBE[:2]).items()}
+    axes = {name: {0: "batch", 1: "tokens"} for name in [*INPUT_NAMES, "last_hidden_state"]}
+    with warnings.catch_warnings():
+        # Tracer warnings about Python control flow in transformers' masking code: the probe check below,
+        # not these, decides whether the export is used.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Hidden().eval(), tuple(sample[n] for n in INPUT_NAMES), str(target), input_names=list(INPUT_NAMES),
+            output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
+        )  # fmt: skip
+
+
+def load_or_export(
+    weights_sha256: str,
+    threads: int,
+    tokenizer: Callable[[list[str]], dict[str, np.ndarray]],
+    torch_reference: Callable[[], tuple[Any, Callable[[list[str]], np.ndarray]]],
+) -> Any:
+    """An ONNX Runtime session for these weights, from the cache or freshly exported and checked.
+
+    torch_reference is called only when an export is needed; it returns the torch encoder to export and the
+    torch embedding function the export is compared against (so a cache hit never imports torch).
+    """
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as e:
+        raise OnnxUnavailable("onnxruntime is not installed (pip install onnxruntime)") from e
+    folder = cache_dir()
+    model_path = folder / f"encoder-{weights_sha256[:16]}.onnx"
+    sidecar = model_path.with_suffix(".json")
+    if model_path.is_file() and sidecar.is_file():
+        try:
+            meta = json.loads(sidecar.read_text(encoding="utf-8"))
+            if meta.get("weights_sha256") == weights_sha256 and meta.get("onnx_sha256") == _sha256(model_path):
+                return _session(model_path, threads)
+        except (OSError, ValueError):
+            pass  # unreadable or torn sidecar: export again below
+    try:
+        import onnx  # noqa: F401  (torch's exporter needs it)
+    except ImportError as e:
+        raise OnnxUnavailable("the onnx package is not installed (pip install onnx), so no export can be made") from e
+    encoder, reference = torch_reference()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            candidate = Path(tmp) / model_path.name
+            _export(encoder, tokenizer, candidate)
+            session = _session(candidate, threads)
+            cosine = (run_session(session, tokenizer(PROBE)) * reference(PROBE)).sum(axis=1)
+            if float(cosine.min()) <= MIN_COSINE:
+                raise OnnxUnavailable(f"ONNX export differs from torch (min cosine {cosine.min():.6f})")
+            meta = {"weights_sha256": weights_sha256, "onnx_sha256": _sha256(candidate)}
+            meta["min_cosine_vs_torch"] = round(float(cosine.min()), 7)
+            (Path(tmp) / sidecar.name).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+            # Atomic renames: a reader (another worker exporting at the same time) sees whole files only.
+            os.replace(candidate, model_path)
+            os.replace(Path(tmp) / sidecar.name, sidecar)
+    except OSError as e:
+        raise OnnxUnavailable(f"cannot write the ONNX export to {folder} ({e}); set COMMENT_MODERATION_CACHE") from e
+    return _session(model_path, threads)

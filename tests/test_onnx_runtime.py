@@ -1,0 +1,94 @@
+"""The embedding runs on ONNX Runtime from a checked, cached export; torch stays the reference and fallback."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.embeddings import Embedder, EmbedderConfig, EmbeddingError, _load_once, _torch_encoder
+from model.onnx_runtime import MIN_COSINE
+
+from .conftest import ROOT
+
+TEXTS = [
+    "ok",
+    "The council voted 5-2 to close the Elm Street library on Sundays, saving 40,000 a year.",
+    "you are a pathetic idiot",
+    "CALL +1 (888) 555-0143 NOW for printer support " * 20,  # longer than max_length: truncated alike
+]
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("COMMENT_MODERATION_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("COMMENT_MODERATION_RUNTIME", raising=False)
+    _load_once.cache_clear()
+    yield tmp_path / "cache"
+    _load_once.cache_clear()
+
+
+def test_auto_runtime_exports_once_and_matches_torch(cache: Path) -> None:
+    onnx = Embedder(EmbedderConfig(), cache_size=0)
+    vectors = onnx.embed(TEXTS)
+    assert onnx.runtime == "onnxruntime"
+    exports = sorted(p.name for p in cache.iterdir())
+    assert len(exports) == 2 and exports[0].endswith(".json") and exports[1].endswith(".onnx"), exports
+    meta = json.loads((cache / exports[0]).read_text(encoding="utf-8"))
+    assert meta["min_cosine_vs_torch"] > MIN_COSINE
+    reference = Embedder(EmbedderConfig(runtime="torch"), cache_size=0)
+    assert reference.runtime == "torch"
+    cosine = (vectors * reference.embed(TEXTS)).sum(axis=1)
+    assert cosine.min() > MIN_COSINE, cosine
+
+
+def test_a_tampered_export_is_never_used(cache: Path) -> None:
+    first = Embedder(EmbedderConfig(), cache_size=0).embed(TEXTS)
+    onnx_file = next(cache.glob("*.onnx"))
+    good = onnx_file.read_bytes()
+    onnx_file.write_bytes(good[:-4096] + b"\0" * 4096)  # corrupt the weights at the end of the file
+    _load_once.cache_clear()
+    again = Embedder(EmbedderConfig(), cache_size=0).embed(TEXTS)
+    np.testing.assert_allclose(again, first, atol=1e-5)
+    assert onnx_file.read_bytes() == good, "the corrupted export should have been replaced by a fresh one"
+
+
+def test_unwritable_cache_falls_back_to_torch_or_fails_when_onnx_is_required(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("COMMENT_MODERATION_CACHE", str(blocker / "cache"))
+    _load_once.cache_clear()
+    try:
+        embedder = Embedder(EmbedderConfig(), cache_size=0)
+        assert embedder.embed(["still works"]).shape == (1, 384)
+        assert embedder.runtime == "torch"
+        assert "falling back to torch" in caplog.text and "COMMENT_MODERATION_CACHE" in caplog.text
+        with pytest.raises(EmbeddingError, match=r"runtime 'onnx' was asked for.*not-a-dir"):
+            Embedder(EmbedderConfig(runtime="onnx")).embed(["x"])
+    finally:
+        _load_once.cache_clear()
+
+
+def test_unknown_runtime_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(EmbeddingError, match="'tensorrt' is not one of auto, onnx, torch"):
+        EmbedderConfig(runtime="tensorrt")
+    monkeypatch.setenv("COMMENT_MODERATION_RUNTIME", "gpu")
+    with pytest.raises(EmbeddingError, match="COMMENT_MODERATION_RUNTIME='gpu'"):
+        EmbedderConfig().resolved_runtime()
+
+
+def test_a_cached_export_serves_without_importing_torch(cache: Path) -> None:
+    Embedder(EmbedderConfig(), cache_size=0).embed(["fill the cache"])
+    _torch_encoder.cache_clear()
+    code = (
+        "import sys; from model.embeddings import Embedder; e = Embedder(); v = e.embed(['hello']); "
+        "print(e.runtime, v.shape[1], 'torch' in sys.modules)"
+    )
+    env = {**os.environ, "COMMENT_MODERATION_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["onnxruntime", "384", "False"], out.stdout + out.stderr
