@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from .auxiliary import AuxiliaryDetectors, PublicScores
 from .embeddings import Embedder
 from .inputs import Comment
+from .lexicon import LEXICON_NAMES, lexicon_features
 from .normalize import normalize
 from .relevance import Relevance
 from .signals import SIGNAL_NAMES, signal_matrix
@@ -102,6 +103,29 @@ class Signals:
         return [f"signal:{n}" for n in SIGNAL_NAMES]
 
 
+class LexiconBlock:
+    """LEXICON_NAMES (hand-written insult, profanity and threat lists), standardised like the signals."""
+
+    name = "lexicon"
+
+    def __init__(self) -> None:
+        self.scaler = StandardScaler()
+
+    @staticmethod
+    def _matrix(normalized: list[str]) -> np.ndarray:
+        return np.array([lexicon_features(n) for n in normalized], dtype=np.float64).reshape(-1, len(LEXICON_NAMES))
+
+    def fit(self, comments: list[Comment], normalized: list[str]) -> "LexiconBlock":
+        self.scaler.fit(self._matrix(normalized))
+        return self
+
+    def transform(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
+        return self.scaler.transform(self._matrix(normalized))
+
+    def feature_names(self) -> list[str]:
+        return [f"lexicon:{n}" for n in LEXICON_NAMES]
+
+
 class SentenceEmbedding:
     """The comment's sentence embedding: meaning beyond the exact words (new phrasings of spam or insults)."""
 
@@ -129,6 +153,7 @@ BLOCKS: dict[str, Callable[..., FeatureBlock]] = {
     "word": WordNgrams,
     "char": CharNgrams,
     "signals": Signals,
+    "lexicon": LexiconBlock,
     "embedding": SentenceEmbedding,
     "relevance": Relevance,
     "public": PublicScores,

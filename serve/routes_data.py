@@ -26,6 +26,8 @@ admin_data_router = APIRouter(tags=["admin"])
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
 PathId = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS)]
 _503 = {503: {"model": ErrorResponse, "description": "the database refused the read or write"}}
+# Routes with a JSON body: a body that does not decode (invalid UTF-8, too deeply nested) is a 400.
+_400 = {400: {"model": ErrorResponse, "description": "body is not decodable JSON (invalid UTF-8, too deeply nested)"}}
 
 
 def get_store(request: Request) -> Store:
@@ -74,7 +76,7 @@ class ArticleOut(BaseModel):
 
 
 @data_router.put(
-    "/v1/articles/{article_id}", responses={201: {"model": ArticleOut, "description": "stored as new"}, **_503}
+    "/v1/articles/{article_id}", responses={201: {"model": ArticleOut, "description": "stored as new"}, **_400, **_503}
 )
 def put_article(article_id: PathId, body: ArticlePut, store: StoreDep, response: Response) -> ArticleOut:
     """Store (or replace) an article; predict and feedback can then name it by `article_id`. 201 when new."""
@@ -141,7 +143,7 @@ class FeedbackCreated(BaseModel):
 @data_router.post(
     "/v1/feedback",
     status_code=201,
-    responses={422: {"model": ErrorResponse, "description": "invalid field or unknown article_id"}, **_503},
+    responses={422: {"model": ErrorResponse, "description": "invalid field or unknown article_id"}, **_400, **_503},
 )
 def post_feedback(body: FeedbackRequest, store: StoreDep) -> FeedbackCreated:
     """Record a moderator's correct label for a comment. Stored (and durable) before the 201 is sent."""
