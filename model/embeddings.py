@@ -66,10 +66,11 @@ class EmbedderConfig:
     sha256: expected sha256 of the folder's weights file; "" means the pinned bundled hash (only valid
         with the bundled path); "unverified" skips the check for a folder you trust.
     runtime: "auto" (ONNX Runtime if usable, else torch), "onnx" (fail if unusable) or "torch".
-    num_threads: intra-op threads of the runtime. 0 means half the CPUs (1 on 2 cores, at most 4). Measured on the
-        2-core box with another process busy: 1 thread 7.6 ms p50 / 277 texts/s, 2 threads 48 ms / 76 texts/s,
-        because OpenMP threads spin-wait for a core that the server or a neighbour holds. Leaving a core to
-        the web server and tokenizer is the safer default; raise it on a machine that runs nothing else.
+    num_threads: intra-op threads of the runtime. 0 means half the CPUs (1 on 2 cores, at most 4). With torch
+        on the 2-core box and another process busy, 2 threads were 6x slower than 1 (OpenMP threads spin-wait
+        for a core someone else holds); ONNX Runtime's threads sleep instead (model/onnx_runtime.py), and on
+        a dedicated box 2 threads beat 1 (bench/results/load.md). Services set it with
+        MODERATION_EMBEDDING_THREADS (set_threads below).
     """
 
     path: str = ""
@@ -222,9 +223,10 @@ def _load_once(config: EmbedderConfig) -> Runtime:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     _, found = verify_weights(config)
-    folder = str(config.folder())
-    tokenizer = Tokenizer(config.folder(), config.max_length)
-    dim = int(json.loads((config.folder() / "config.json").read_text(encoding="utf-8"))["hidden_size"])
+    path = config.folder()
+    folder = str(path)
+    tokenizer = Tokenizer(path, config.max_length)
+    dim = int(json.loads((path / "config.json").read_text(encoding="utf-8"))["hidden_size"])
     runtime = config.resolved_runtime()
     if runtime in ("auto", "onnx"):
 
