@@ -2,6 +2,8 @@
 
     pip install -e ".[bench]"        # alt-profanity-check, the side-by-side baseline
     HF_HUB_OFFLINE=1 python bench/quality.py [--public ../shared/data/public] [--data data] [--quick]
+    HF_HUB_OFFLINE=1 python bench/quality.py --config training/configs/no-lexicon.toml --default-only
+        # (a) for another recipe's features, written to quality-no-lexicon.{json,md}
 
 1. Zero-shot ROC-AUC per label on each public set of
    (a) the default model (trained on data/ alone), also without the semantic blocks for comparison, and
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from model.classifier import CommentClassifier  # noqa: E402
-from model.embeddings import Embedder  # noqa: E402
+from model.embeddings import Embedder, EmbedderConfig  # noqa: E402
 from model.features import make_blocks, normalize_all, stack  # noqa: E402
 from model.inputs import Comment  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
@@ -85,10 +87,12 @@ def zero_shot(
     sets = eval_sets(public, args.quick)
     results["eval_rows"] = {s.name: len(s.texts) for s in sets}
     results["alt_profanity_check"] = profanity_check(sets)
-    default = TrainConfig().features
+    default = args.train_config.features
     log(f"(a) default model on {args.data} with features {default}...")
     results["default"] = aucs(train_main(data, tuple(default), embedder), sets)
     save()
+    if args.default_only:
+        return
     plain = tuple(f for f in default if f not in ("embedding", "relevance"))
     log(f"(a0) default model without the semantic blocks: {plain}...")
     results["default_without_semantic"] = aucs(train_main(data, plain, embedder), sets)
@@ -154,6 +158,9 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Command: `{result['command']}` ({result['seconds']} s, {result['finished']}).{status}",
         "",
+        f"Model features: {', '.join(result.get('features', []))}; embedding precision "
+        f"{result['embedding_model'].get('precision', 'fp32')}.",
+        "",
         "## Zero-shot ROC-AUC (our label's probability vs the set's yes/no)",
         "",
         "| set | rows | default | default w/o semantic | public recipe (LODO) | alt-profanity-check | target |",
@@ -190,17 +197,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--public", default=str(ROOT.parent / "shared" / "data" / "public"))
     parser.add_argument("--data", default=str(ROOT / "data"))
     parser.add_argument("--quick", action="store_true", help="small caps, to check the script runs (not results)")
+    parser.add_argument(
+        "--config", type=Path, help="training TOML whose features replace the default model's (results: quality-<name>)"
+    )
+    parser.add_argument(
+        "--default-only", action="store_true", help="only (a): skip the comparisons and the user-retraining part"
+    )
     args = parser.parse_args(argv)
+    args.train_config = TrainConfig.from_toml(args.config) if args.config else TrainConfig()
     started = time.perf_counter()
     public = load_public(args.public)
-    embedder = Embedder(cache_size=200_000)  # one cache for every fit in this run: each text embedded once
+    # The model's precision; one cache for every fit in this run: each text embedded once.
+    embedder = Embedder(EmbedderConfig(precision=args.train_config.embedding_precision), cache_size=200_000)
+    command = " ".join(["python bench/quality.py", *(argv if argv is not None else sys.argv[1:])])
     result: dict[str, Any] = {
-        "command": "python bench/quality.py" + (" --quick" if args.quick else ""),
+        "command": command,
+        "features": list(args.train_config.features),
         "embedding_model": embedder.describe(),
         "zero_shot": {},
         "complete": False,
     }
-    suffix = "_quick" if args.quick else ""
+    suffix = ("_quick" if args.quick else "") + (f"-{args.config.stem}" if args.config else "")
     RESULTS.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:
@@ -210,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         (RESULTS / f"quality{suffix}.md").write_text(markdown(result), encoding="utf-8")
 
     zero_shot(args, public, embedder, result["zero_shot"], save)
-    result["user_retraining"] = user_retraining(public, embedder, args.quick)
+    if not args.default_only:
+        result["user_retraining"] = user_retraining(public, embedder, args.quick)
     result["complete"] = True
     save()
     print(markdown(result))

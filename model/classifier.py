@@ -3,6 +3,7 @@
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -11,7 +12,15 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 from .auxiliary import AuxiliaryDetectors
 from .calibration import calibrated_proba, expected_calibration_error, fit_temperature
 from .embeddings import Embedder
-from .features import ARTICLE_BLOCKS, FeatureBlock, make_blocks, normalize_all, stack
+from .features import (
+    ARTICLE_BLOCKS,
+    FeatureBlock,
+    FeatureMatrix,
+    make_blocks,
+    normalize_all,
+    stack,
+    transform_blocks,
+)
 from .inputs import Comment, as_comments
 from .labels import LABELS
 
@@ -54,6 +63,7 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Sequence[CommentLike], y: Sequence[str], groups: Sequence[str] | None = None):
         comments = as_comments(X)
         y_idx = self._encode(y, len(comments))
+        self.__dict__.pop("_feature_names", None)  # names of the blocks being replaced
         normalized = normalize_all(comments)
         self.embedder_ = self.embedder if self.embedder is not None else Embedder()
         self.temperature_ = 1.0
@@ -127,14 +137,23 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         if not hasattr(self, "linear_"):
             raise NotFittedError("This CommentClassifier is not fitted yet; call fit() before predicting.")
 
-    def decision_function(self, X: Sequence[CommentLike]) -> np.ndarray:
+    def featurize(self, X: Sequence[CommentLike]) -> FeatureMatrix:
+        """The features of X, computed once: pass them to predict_proba / explain as `featurized=` to reuse them."""
         self._check_fitted()
         comments = as_comments(X)
-        return self.linear_.decision_function(stack(self.blocks_, comments, normalize_all(comments)))
+        # Input checks inside sklearn's transforms cost about 1 ms a call, which is most of a single
+        # comment's n-gram time; our blocks build their inputs themselves, so the checks cannot fire.
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            return transform_blocks(self.blocks_, comments, normalize_all(comments))
 
-    def predict_proba(self, X: Sequence[CommentLike]) -> np.ndarray:
+    def decision_function(self, X: Sequence[CommentLike], featurized: FeatureMatrix | None = None) -> np.ndarray:
+        matrix = (self.featurize(X) if featurized is None else featurized).matrix
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            return self.linear_.decision_function(matrix)
+
+    def predict_proba(self, X: Sequence[CommentLike], featurized: FeatureMatrix | None = None) -> np.ndarray:
         """Probabilities with columns in `classes_` order; each row sums to 1."""
-        return calibrated_proba(self.decision_function(X), self.temperature_)
+        return calibrated_proba(self.decision_function(X, featurized), self.temperature_)
 
     def predict(self, X: Sequence[CommentLike]) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
@@ -142,13 +161,22 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
     # -- explanation -----------------------------------------------------------------------------------
     def feature_names(self) -> list[str]:
         self._check_fitted()
-        return [name for block in self.blocks_ for name in block.feature_names()]
+        # Built once per loaded model: listing the n-gram vocabularies takes ~50 ms, and every explained
+        # request needs the list. Not pickled (see __getstate__); the blocks can always rebuild it.
+        if self.__dict__.get("_feature_names") is None:
+            self.__dict__["_feature_names"] = [name for block in self.blocks_ for name in block.feature_names()]
+        return self.__dict__["_feature_names"]
 
-    def explain(self, X: Sequence[CommentLike], top_k: int = 5) -> list[dict[str, list[tuple[str, float]]]]:
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_feature_names", None)
+        return state
+
+    def explain(
+        self, X: Sequence[CommentLike], top_k: int = 5, featurized: FeatureMatrix | None = None
+    ) -> list[dict[str, list[tuple[str, float]]]]:
         """Per comment and label, the features that pushed that label's score up most (weight x value)."""
-        self._check_fitted()
-        comments = as_comments(X)
-        matrix = stack(self.blocks_, comments, normalize_all(comments))
+        matrix = (self.featurize(X) if featurized is None else featurized).matrix
         names = self.feature_names()
         # Contributions relative to the mean over labels: what favours this label over the others.
         coef = self.linear_.coef_ - self.linear_.coef_.mean(axis=0, keepdims=True)

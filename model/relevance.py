@@ -16,6 +16,7 @@ as the model can tell) and has_article = 0, so the linear model can learn a sepa
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -33,6 +34,16 @@ _IGNORED = frozenset(ENGLISH_STOP_WORDS) | frozenset(MARKERS)
 def content_words(text: str) -> set[str]:
     """Lowercased words that can be specific: not stop words, and numbers or words of 3+ letters."""
     return {w for w in _WORD.findall(text.lower()) if w not in _IGNORED and (len(w) >= 3 or w.isdigit())}
+
+
+@lru_cache(maxsize=1024)
+def _article_words(text: str) -> frozenset[str]:
+    """content_words of an article, remembered: a busy article's text arrives with every one of its comments."""
+    return frozenset(content_words(text))
+
+
+def _title(comment: Comment) -> str:
+    return comment.article_title or article_text(comment)
 
 
 def article_text(comment: Comment) -> str:
@@ -67,6 +78,11 @@ class Relevance:
     def feature_names(self) -> list[str]:
         return [f"relevance:{n}" for n in RELEVANCE_NAMES]
 
+    def texts_to_embed(self, comments: list[Comment], normalized: list[str]) -> list[str]:
+        """What transform will embed (see model.features.transform_blocks, which embeds it ahead)."""
+        has = [i for i, c in enumerate(comments) if c.has_article]
+        return [normalized[i] for i in has] + [t for i in has for t in (article_text(comments[i]), _title(comments[i]))]
+
     def _fill(self, raw: np.ndarray) -> np.ndarray:
         filled = raw.copy()
         missing = filled[:, -1] == 0.0
@@ -80,19 +96,15 @@ class Relevance:
             return out
         texts = self.embedder.embed([normalized[i] for i in has])
         articles = self.embedder.embed([article_text(comments[i]) for i in has])
-        titles = self.embedder.embed([comments[i].article_title or article_text(comments[i]) for i in has])
+        titles = self.embedder.embed([_title(comments[i]) for i in has])
         out[has, 0] = (texts * articles).sum(axis=1)
         out[has, 1] = (texts * titles).sum(axis=1)
-        article_words: dict[str, set[str]] = {}  # one article's words, computed once for all its comments
         for i in has:
-            text = article_text(comments[i])
-            if text not in article_words:
-                article_words[text] = content_words(text)
-            out[i, 2:4] = self._overlap(normalized[i], article_words[text])
+            out[i, 2:4] = self._overlap(normalized[i], _article_words(article_text(comments[i])))
         out[has, 4] = 1.0
         return out
 
-    def _overlap(self, comment: str, article_words: set[str]) -> tuple[float, float]:
+    def _overlap(self, comment: str, article_words: frozenset[str]) -> tuple[float, float]:
         words = content_words(comment)
         if not words:
             return 0.0, 0.0

@@ -39,12 +39,13 @@ def simhash(text: str) -> int | None:
     toks = tokens(text)
     if sum(1 for t in toks if " " not in t) < MIN_WORDS:
         return None
-    weights = np.zeros(64, dtype=np.int64)
-    for tok in set(toks):
-        h = int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=8).digest(), "big")
-        bits = (h >> np.arange(64, dtype=np.uint64)) & 1
-        weights += np.where(bits == 1, 1, -1)
-    return int(sum(1 << i for i in range(64) if weights[i] > 0))
+    # One 64-bit hash per distinct token, then all bits at once: bit i of the result is set where more
+    # tokens have bit i set than not.
+    digests = b"".join(hashlib.blake2b(tok.encode(), digest_size=8).digest() for tok in set(toks))
+    hashes = np.frombuffer(digests, dtype=">u8")
+    bits = (hashes[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+    votes = 2 * bits.sum(axis=0, dtype=np.int64) - len(hashes)
+    return sum(1 << int(i) for i in np.flatnonzero(votes > 0))
 
 
 def hamming(a: int, b: int) -> int:

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from model.features import FeatureMatrix
 from model.inputs import Comment
+from model.lexicon import LEXICON_NAMES, lexicon_features
 from model.normalize import normalize
 from model.signals import SIGNAL_NAMES, signals
 
@@ -49,8 +51,22 @@ _SIGNAL_PHRASES = {
     "mentions": "mentions another user",
 }
 
+_LEXICON_PHRASES = {
+    "insults": "insult words",
+    "profanity": "swear words",
+    "dehumanising": "dehumanising words",
+    "slurs": "slurs",
+    "threat_verbs": "threat words",
+    "threat_phrases": "threatening phrases",
+    "masked_hits": "masked swear words (f*ck)",
+    "aimed_insults": "insults aimed at someone",
+    "insult_share": "share of offensive words",
+}
 
-def readable(feature: str, words: list[str], raw_signals: dict[str, float]) -> str:
+
+def readable(
+    feature: str, words: list[str], raw_signals: dict[str, float], raw_lexicon: dict[str, float] | None = None
+) -> str:
     """A feature name as a phrase; character n-grams become the comment's word that contains them."""
     block, _, name = feature.partition(":")
     if block == "word":
@@ -65,6 +81,12 @@ def readable(feature: str, words: list[str], raw_signals: dict[str, float]) -> s
         if name in _ABSENT_PHRASES and not raw_signals.get(name):
             return _ABSENT_PHRASES[name]
         return _SIGNAL_PHRASES.get(name, name.replace("_", " "))
+    if block == "lexicon":
+        phrase = _LEXICON_PHRASES.get(name, name.replace("_", " "))
+        # Standardised like the signals: a zero count pushes labels too, and then it is the absence that counts.
+        if raw_lexicon is not None and not raw_lexicon.get(name):
+            return f"no {phrase}"
+        return phrase
     if block == "embedding":
         return "overall meaning (sentence embedding)"
     if block == "relevance":
@@ -76,22 +98,25 @@ def label_phrases(raw: dict[str, list[tuple[str, float]]], text: str) -> dict[st
     """Per label, the TOP_PHRASES phrases with the largest summed contribution (all > 0)."""
     words = [w.lower() for w in _WORD.findall(normalize(text))]
     raw_signals = dict(zip(SIGNAL_NAMES, signals(text), strict=True))
+    raw_lexicon = dict(zip(LEXICON_NAMES, lexicon_features(normalize(text)), strict=True))
     out: dict[str, list[dict[str, Any]]] = {}
     for label, features in raw.items():
         merged: dict[str, float] = defaultdict(float)
         for feature, weight in features:
-            merged[readable(feature, words, raw_signals)] += weight
+            merged[readable(feature, words, raw_signals, raw_lexicon)] += weight
         top = sorted(merged.items(), key=lambda kv: -kv[1])[:TOP_PHRASES]
         out[label] = [{"phrase": p, "weight": round(w, 4)} for p, w in top if w > 0]
     return out
 
 
-def explain_labels(estimator: Any, comments: list[Comment]) -> list[dict[str, list[dict[str, Any]]]]:
-    raw = estimator.explain(comments, top_k=_CANDIDATES)
+def explain_labels(
+    estimator: Any, comments: list[Comment], featurized: FeatureMatrix | None = None
+) -> list[dict[str, list[dict[str, Any]]]]:
+    raw = estimator.explain(comments, top_k=_CANDIDATES, featurized=featurized)
     return [label_phrases(r, c.text) for r, c in zip(raw, comments, strict=True)]
 
 
-def relevance(estimator: Any, comments: list[Comment]) -> list[float | None]:
+def relevance(estimator: Any, comments: list[Comment], featurized: FeatureMatrix | None = None) -> list[float | None]:
     """Cosine similarity of each comment to its article, from the model's "relevance" block if it has one.
 
     None where the model has no such block or the comment has no article: no signal is better than a guess.
@@ -103,13 +128,16 @@ def relevance(estimator: Any, comments: list[Comment]) -> list[float | None]:
     out: list[float | None] = [None] * len(comments)
     if not with_article:
         return out
-    subset = [comments[i] for i in with_article]
-    try:
-        matrix = block.transform(subset, [normalize(c.text) for c in subset])
-    except Exception:  # the score itself was computed; a failed side-signal is logged, not fatal
-        log.exception("could not compute relevance for the low_relevance signal")
-        return out
-    dense = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+    if featurized is not None and "relevance" in featurized.blocks:
+        rows = np.asarray(featurized.blocks["relevance"])[with_article]
+    else:
+        subset = [comments[i] for i in with_article]
+        try:
+            rows = block.transform(subset, [normalize(c.text) for c in subset])
+        except Exception:  # the score itself was computed; a failed side-signal is logged, not fatal
+            log.exception("could not compute relevance for the low_relevance signal")
+            return out
+    dense = rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows)
     scaler = getattr(block, "scaler_", None)
     if scaler is not None:
         # The block standardises its features; column 0 (sim_article) back in cosine units.

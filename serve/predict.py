@@ -128,9 +128,10 @@ def build_items(request: PredictRequest, services: Services) -> list[Item]:
 def _score(key: tuple[Any, bool], comments: list[Comment]) -> list[tuple[Any, Any, Any]]:
     """(probabilities, relevance, explanation or None) per comment: the model's whole share of a request."""
     estimator, explain = key
-    proba = estimator.predict_proba(comments)
-    relevances = relevance(estimator, comments)
-    explanations = explain_labels(estimator, comments) if explain else [None] * len(comments)
+    featurized = estimator.featurize(comments)  # once: probabilities, relevance and explanation share them
+    proba = estimator.predict_proba(comments, featurized=featurized)
+    relevances = relevance(estimator, comments, featurized)
+    explanations = explain_labels(estimator, comments, featurized) if explain else [None] * len(comments)
     return list(zip(proba, relevances, explanations, strict=True))
 
 

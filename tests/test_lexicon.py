@@ -111,3 +111,17 @@ def test_block_inside_a_classifier() -> None:
     # A saved model is a pickle: the block must survive the round trip unchanged.
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_allclose(restored.predict_proba(comments), clf.predict_proba(comments))
+
+
+def test_explanations_read_lexicon_features_as_phrases() -> None:
+    """A moderator reads "insult words", not "lexicon:insults"; a zero count reads as an absence."""
+    from serve.explain import label_phrases
+
+    raw = {
+        "toxic": [("lexicon:insults", 0.8), ("lexicon:aimed_insults", 0.5)],
+        "substantive": [("lexicon:insults", 0.3)],
+    }
+    toxic = label_phrases(raw, "you absolute clown")
+    assert [p["phrase"] for p in toxic["toxic"]] == ["insult words", "insults aimed at someone"]
+    civil = label_phrases(raw, "Which members voted for the closure?")
+    assert civil["substantive"][0]["phrase"] == "no insult words"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from model.embeddings import Embedder, EmbedderConfig, EmbeddingError, _load_once, _torch_encoder
-from model.onnx_runtime import MIN_COSINE
+from model.onnx_runtime import MIN_COSINE, MIN_COSINE_INT8
 
 from .conftest import ROOT
 
@@ -92,3 +92,83 @@ def test_a_cached_export_serves_without_importing_torch(cache: Path) -> None:
     env = {**os.environ, "COMMENT_MODERATION_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["onnxruntime", "384", "False"], out.stdout + out.stderr
+
+
+def test_int8_encoder_is_made_once_checked_and_close_to_fp32(cache: Path) -> None:
+    fp32 = Embedder(EmbedderConfig(), cache_size=0).embed(TEXTS)
+    int8 = Embedder(EmbedderConfig(precision="int8"), cache_size=0)
+    vectors = int8.embed(TEXTS)
+    assert int8.runtime == "onnxruntime"
+    quantised = next(cache.glob("*-int8.onnx"))
+    meta = json.loads(quantised.with_suffix(".json").read_text(encoding="utf-8"))
+    assert meta["min_cosine_vs_fp32"] > MIN_COSINE_INT8 and meta["onnxruntime"]
+    cosine = (vectors * fp32).sum(axis=1)
+    # A different encoder (not a runtime swap): close to fp32, and really quantised, not a copy of it.
+    assert cosine.min() > MIN_COSINE_INT8 and cosine.mean() < 0.9999, cosine
+    assert quantised.stat().st_size < next(p for p in cache.glob("*.onnx") if p != quantised).stat().st_size / 2
+    made = quantised.stat().st_mtime_ns
+    _load_once.cache_clear()
+    np.testing.assert_allclose(
+        Embedder(EmbedderConfig(precision="int8"), cache_size=0).embed(TEXTS), vectors, atol=1e-6
+    )
+    assert quantised.stat().st_mtime_ns == made, "a valid cached int8 encoder is reused, not made again"
+
+
+def test_int8_never_falls_back_to_fp32_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An int8-trained model on fp32 vectors would drift silently: refuse, naming the fix."""
+    monkeypatch.setenv("COMMENT_MODERATION_RUNTIME", "torch")
+    with pytest.raises(EmbeddingError, match=r"trained on int8.*COMMENT_MODERATION_RUNTIME.*embedding_precision"):
+        _load_once(EmbedderConfig(precision="int8"))
+    monkeypatch.delenv("COMMENT_MODERATION_RUNTIME")
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("COMMENT_MODERATION_CACHE", str(blocker / "cache"))
+    _load_once.cache_clear()
+    try:
+        with pytest.raises(EmbeddingError, match=r"int8 embeddings need ONNX Runtime.*not-a-dir"):
+            Embedder(EmbedderConfig(precision="int8")).embed(["x"])
+    finally:
+        _load_once.cache_clear()
+
+
+def test_unknown_precision_is_refused_naming_the_choices() -> None:
+    from training.config import TrainConfig
+
+    with pytest.raises(EmbeddingError, match="'fp16' is not one of fp32, int8"):
+        EmbedderConfig(precision="fp16")
+    with pytest.raises(ValueError, match=r'embedding_precision must be "fp32" or "int8", found \'fp16\''):
+        TrainConfig().updated({"embedding_precision": "fp16"})
+    assert TrainConfig().embedding_precision == "int8", "new models train on the measured faster encoder"
+
+
+def test_models_saved_before_precision_existed_stay_fp32() -> None:
+    """Old artifacts pickled an EmbedderConfig without the field; they were trained on fp32 vectors."""
+    import pickle
+
+    legacy = EmbedderConfig()
+    del legacy.__dict__["precision"]  # what unpickling an older artifact leaves
+    assert pickle.loads(pickle.dumps(legacy)).precision == "fp32"
+
+
+def test_batches_in_flight_at_once_give_the_same_vectors_in_input_order(cache: Path) -> None:
+    from model.embeddings import set_threads
+
+    texts = [f"{t} ({i})" for i, t in enumerate(TEXTS * 5)]  # 20 texts: several batches either way
+    try:
+        set_threads(1)
+        one = Embedder(EmbedderConfig(), cache_size=0).embed(texts)
+        set_threads(2)
+        embedder = Embedder(EmbedderConfig(), cache_size=0)
+        two = embedder.embed(texts)
+        assert _load_once(embedder.config).workers == 2
+    finally:
+        set_threads(0)
+    np.testing.assert_allclose(two, one, atol=1e-5)
+
+
+def test_an_int8_vector_does_not_depend_on_the_texts_beside_it(cache: Path) -> None:
+    """Dynamic quantisation scales per call: batched, a comment's score would change with its neighbours."""
+    embedder = Embedder(EmbedderConfig(precision="int8"), cache_size=0)
+    alone = embedder.embed([TEXTS[2]])
+    beside = embedder.embed([TEXTS[3], TEXTS[2], TEXTS[1]])  # a long, loud neighbour and a plain one
+    np.testing.assert_allclose(beside[1:2], alone, atol=1e-6)

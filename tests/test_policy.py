@@ -95,3 +95,12 @@ def test_bad_policy_names_the_key(raw, message):
 def test_missing_policy_file_says_so(tmp_path):
     with pytest.raises(PolicyError, match="does not exist"):
         load_policy(tmp_path / "nope.toml")
+
+
+def test_simhash_is_pinned_so_stored_fingerprints_keep_matching() -> None:
+    """Fingerprints are stored in the database; a changed hash would silently stop matching old ones."""
+    from serve.copypaste import simhash
+
+    text = "Very informative post. Looking forward to more content like this from your team."
+    assert simhash(text) == 12698631595639104499
+    assert simhash("Thanks, great read!") is None, "too short to fingerprint"

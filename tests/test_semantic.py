@@ -122,3 +122,43 @@ def test_reloaded_model_predicts_with_and_without_article(tiny_model_dir: Path) 
     assert proba.shape == (3, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-9)
     assert loaded.estimator.needs_article
+
+
+def test_features_computed_once_give_the_same_answers(tiny_loaded) -> None:
+    """The service computes features once per batch and reuses them; that must change no number."""
+    from serve.explain import relevance
+
+    estimator = tiny_loaded.estimator
+    comments = [Comment(ON_TOPIC, ARTICLE_TITLE, ARTICLE_BODY), Comment(GENERIC), Comment("you pathetic idiot")]
+    featurized = estimator.featurize(comments)
+    np.testing.assert_array_equal(
+        estimator.predict_proba(comments, featurized=featurized), estimator.predict_proba(comments)
+    )
+    assert estimator.explain(comments, featurized=featurized) == estimator.explain(comments)
+    reused, fresh = relevance(estimator, comments, featurized), relevance(estimator, comments)
+    assert reused == fresh and reused[0] is not None and reused[1] is None
+    assert reused[0] > 0.3, "an on-topic comment's cosine to its article, in cosine units"
+
+
+def test_feature_name_cache_is_not_pickled_and_refit_rebuilds_it(tiny_loaded) -> None:
+    import pickle
+
+    estimator = tiny_loaded.estimator
+    names = estimator.feature_names()
+    assert estimator.feature_names() is names, "built once per loaded model"
+    assert "_feature_names" not in pickle.loads(pickle.dumps(estimator)).__dict__
+
+
+def test_embedding_ahead_changes_no_feature_and_keeps_column_order(tiny_loaded) -> None:
+    """transform_blocks embeds in the background while n-gram blocks run; the matrix must be the same."""
+    import scipy.sparse as sp
+
+    from model.features import normalize_all, transform_blocks
+
+    estimator = tiny_loaded.estimator
+    comments = [Comment(f"{ON_TOPIC} ({i})", ARTICLE_TITLE, ARTICLE_BODY) for i in range(3)] + [Comment(GENERIC)]
+    normalized = normalize_all(comments)
+    ahead = transform_blocks(estimator.blocks_, comments, normalized)
+    one_by_one = [sp.csr_matrix(b.transform(comments, normalized)) for b in estimator.blocks_]
+    np.testing.assert_allclose(ahead.matrix.toarray(), sp.hstack(one_by_one).toarray(), atol=1e-6)
+    assert list(ahead.blocks) == [b.name for b in estimator.blocks_]

@@ -16,7 +16,7 @@ from typing import Any
 from model.artifact import save_model
 from model.auxiliary import AuxiliaryDetectors
 from model.classifier import CommentClassifier
-from model.embeddings import Embedder
+from model.embeddings import Embedder, EmbeddingError
 from serve.db import StorageError
 
 from .config import TrainConfig
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = parse_args(argv)
         train(config)
-    except (DataError, ValueError, StorageError, PublicDataError) as e:
+    except (DataError, ValueError, StorageError, PublicDataError, EmbeddingError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

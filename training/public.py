@@ -242,7 +242,11 @@ def prepare_semantic(
 
     Returns the config with "public" appended to its features when public data is given.
     """
-    embedder = Embedder(EmbedderConfig(path=config.embedding_model, sha256=config.embedding_sha256))
+    embedder = Embedder(
+        EmbedderConfig(
+            path=config.embedding_model, sha256=config.embedding_sha256, precision=config.embedding_precision
+        )
+    )
     metadata: dict[str, Any] = {}
     uses_embedder = any(getattr(BLOCKS[n], "needs_embedder", False) for n in config.features if n in BLOCKS)
     auxiliary = None

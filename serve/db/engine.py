@@ -2,6 +2,8 @@
 
 import json
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +108,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     try:
         # WAL lets readers (exports, audit lists) run while a writer commits. journal_mode is stored in the
         # file; synchronous is per connection, so both are set on every new connection.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _set_wal(cursor)
         cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
     finally:
         cursor.close()
+
+
+def _set_wal(cursor: Any) -> None:
+    """PRAGMA journal_mode=WAL, waiting out a concurrent switch.
+
+    Switching a fresh file to WAL takes an exclusive lock, and SQLite may answer "database is locked" at
+    once rather than wait the busy timeout. Workers starting together on a fresh file race for it: the
+    suspected cause of one "database is locked" failure of test_processes_starting_together_migrate_once
+    (tests/store_contract.py) under load, which did not recur in reruns.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_begin(conn: Connection) -> None:
