@@ -351,7 +351,13 @@ class Embedder:
         # Tokenised here, in the calling thread; only the encoder runs in the pool.
         batches = [runtime.tokenizer([texts[i] for i in idx]) for idx in chunks]
         if runtime.workers > 1 and len(batches) > 1:
-            vectors = list(_pool(runtime.workers).map(runtime.encode, batches))
+            # One task per worker, each a share of the calls dealt round-robin (lengths stay balanced):
+            # with int8's one text per call, a task per call cost more in hand-offs than a call.
+            shares = [batches[k :: runtime.workers] for k in range(runtime.workers)]
+            done = list(_pool(runtime.workers).map(lambda share: [runtime.encode(b) for b in share], shares))
+            vectors = [None] * len(batches)
+            for k, share in enumerate(done):
+                vectors[k :: runtime.workers] = share
         else:
             vectors = [runtime.encode(batch) for batch in batches]
         result: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(texts)
