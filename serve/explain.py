@@ -6,7 +6,6 @@ same phrase. Models with or without the "relevance"/"embedding" feature blocks a
 this module does not know is shown by its name, never dropped silently.
 """
 
-import logging
 import re
 from collections import defaultdict
 from typing import Any
@@ -18,8 +17,6 @@ from model.inputs import Comment
 from model.lexicon import LEXICON_NAMES, lexicon_features
 from model.normalize import normalize
 from model.signals import SIGNAL_NAMES, signals
-
-log = logging.getLogger("serve.explain")
 
 _WORD = re.compile(r"\w+")
 # Phrases per label in an explanation; the classifier is asked for more, since several merge into one.
@@ -116,28 +113,18 @@ def explain_labels(
     return [label_phrases(r, c.text) for r, c in zip(raw, comments, strict=True)]
 
 
-def relevance(estimator: Any, comments: list[Comment], featurized: FeatureMatrix | None = None) -> list[float | None]:
-    """Cosine similarity of each comment to its article, from the model's "relevance" block if it has one.
+def relevance(estimator: Any, comments: list[Comment], featurized: FeatureMatrix) -> list[float | None]:
+    """Cosine similarity of each comment to its article, read from the "relevance" block's columns of the
+    features the scores were computed from (estimator.featurize), so nothing is computed twice.
 
     None where the model has no such block or the comment has no article: no signal is better than a guess.
     """
     block = next((b for b in getattr(estimator, "blocks_", []) if getattr(b, "name", "") == "relevance"), None)
-    if block is None:
-        return [None] * len(comments)
     with_article = [i for i, c in enumerate(comments) if c.has_article]
     out: list[float | None] = [None] * len(comments)
-    if not with_article:
+    if block is None or not with_article:
         return out
-    if featurized is not None and "relevance" in featurized.blocks:
-        rows = np.asarray(featurized.blocks["relevance"])[with_article]
-    else:
-        subset = [comments[i] for i in with_article]
-        try:
-            rows = block.transform(subset, [normalize(c.text) for c in subset])
-        except Exception:  # the score itself was computed; a failed side-signal is logged, not fatal
-            log.exception("could not compute relevance for the low_relevance signal")
-            return out
-    dense = rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows)
+    dense = np.asarray(featurized.blocks["relevance"])[with_article]
     scaler = getattr(block, "scaler_", None)
     if scaler is not None:
         # The block standardises its features; column 0 (sim_article) back in cosine units.

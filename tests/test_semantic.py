@@ -126,6 +126,7 @@ def test_reloaded_model_predicts_with_and_without_article(tiny_model_dir: Path) 
 
 def test_features_computed_once_give_the_same_answers(tiny_loaded) -> None:
     """The service computes features once per batch and reuses them; that must change no number."""
+    from model.normalize import normalize
     from serve.explain import relevance
 
     estimator = tiny_loaded.estimator
@@ -135,7 +136,11 @@ def test_features_computed_once_give_the_same_answers(tiny_loaded) -> None:
         estimator.predict_proba(comments, featurized=featurized), estimator.predict_proba(comments)
     )
     assert estimator.explain(comments, featurized=featurized) == estimator.explain(comments)
-    reused, fresh = relevance(estimator, comments, featurized), relevance(estimator, comments)
+    # The block on its own, back in cosine units: what the service reported before it reused the features.
+    block = next(b for b in estimator.blocks_ if b.name == "relevance")
+    own = block.scaler_.inverse_transform(block.transform(comments[:1], [normalize(comments[0].text)]))
+    reused = relevance(estimator, comments, featurized)
+    fresh = [round(float(own[0, 0]), 4), None, None]
     assert reused == fresh and reused[0] is not None and reused[1] is None
     assert reused[0] > 0.3, "an on-topic comment's cosine to its article, in cosine units"
 
