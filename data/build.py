@@ -60,7 +60,9 @@ def build() -> tuple[list[dict], list[dict]]:
     for a in articles:
         for template in rng.sample(templates, SEO_PER_ARTICLE):
             text = template.format(title=a["title"], topic=a["topic"])
-            by_article[a["article_id"]].append({"text": text, "label": "spam", "kind": "seo_title", "source": "seo_template"})
+            by_article[a["article_id"]].append(
+                {"text": text, "label": "spam", "kind": "seo_title", "source": "seo_template"}
+            )
 
     comments = []
     for a in articles:

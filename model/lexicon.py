@@ -247,25 +247,28 @@ def _near(positions: list[int], i: int, window: int) -> bool:
     return any(abs(p - i) <= window for p in positions)
 
 
-def _token_categories(word: str) -> tuple[set[str], bool]:
+# Remembered per word: it depends on the word alone, words repeat (Zipf), and stemming plus masked-spelling
+# matching made this block about a sixth of the service's Python time in batches (py-spy, bench/load.py).
+@lru_cache(maxsize=65_536)
+def _token_categories(word: str) -> tuple[frozenset[str], bool]:
     """(lists the token belongs to, whether it was a masked spelling)."""
     if word == MENTION:
-        return set(), False
-    categories = _categories(word)
+        return frozenset(), False
+    categories = frozenset(_categories(word))
     if categories or not _is_masked(word):
         return categories, False
     matches = _mask_matches(word)
-    return set().union(*(_categories(m) for m in matches)), bool(matches)
+    return frozenset().union(*(_categories(m) for m in matches)), bool(matches)
 
 
-def _join_split_compounds(tokens: list[str], found: list[tuple[set[str], bool]]) -> None:
+def _join_split_compounds(tokens: list[str], found: list[tuple[frozenset[str], bool]]) -> None:
     """ "brain dead", "knuckle-dragger", "shit head": a listed insult split in two counts once, on its 2nd part."""
     for i in range(len(tokens) - 1):
         tail = tokens[i + 1]
         if found[i + 1][0] or not _COMPOUND_TAILS.intersection(stems(tail, verb=False)):
             continue
         if any(j in INSULTS for j in stems(tokens[i] + tail, verb=False)):
-            found[i + 1] = ({"insults"}, False)
+            found[i + 1] = (frozenset({"insults"}), False)
 
 
 def lexicon_counts(normalized_text: str) -> dict[str, int]:

@@ -3,6 +3,7 @@
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,9 +36,25 @@ def _ratio(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
+# The service computes a comment's signals twice (as model features, then to say which fired); like
+# model.normalize, it remembers recent short texts.
+_CACHED_MAX_CHARS = 2_000
+
+
 def signals(raw: str, normalized: str | None = None) -> list[float]:
-    """The SIGNAL_NAMES values for one comment; `normalized` saves a second normalize() call."""
-    norm = normalize(raw) if normalized is None else normalized
+    """The SIGNAL_NAMES values for one comment; `normalized`, if given, must be normalize(raw): it saves a
+    second normalize() call."""
+    if len(raw) <= _CACHED_MAX_CHARS:
+        return list(_signals_cached(raw))
+    return _signals(raw, normalize(raw) if normalized is None else normalized)
+
+
+@lru_cache(maxsize=4096)
+def _signals_cached(raw: str) -> tuple[float, ...]:
+    return tuple(_signals(raw, normalize(raw)))
+
+
+def _signals(raw: str, norm: str) -> list[float]:
     # Evasion tricks (full-width letters, zero-width joiners, Cyrillic look-alikes) must not move the signals.
     raw = canonical_chars(raw)
     words = [w.lower() for w in _WORD.findall(norm)]

@@ -1,14 +1,17 @@
 """The FastAPI application factory."""
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from model.artifact import LoadedModel
 from model.embeddings import set_threads
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None, loaded: LoadedModel | None = No
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last: outermost, so it sees 413/415 too
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)
     return app
 
@@ -146,6 +150,24 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         for e in exc.errors()
     ]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+# Method names an OpenAPI path item may hold (it also holds "parameters", "summary" and the like).
+_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"})
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI's own answer, except that a 405's `Allow` lists every method the path has: Starlette names only
+    the first route that matched the path, and GET and PUT /v1/articles/{id} are two routes."""
+    if exc.status_code == 405:
+        methods = set((exc.headers or {}).get("Allow", "").replace(" ", "").split(",")) - {""}
+        for template, item in request.app.openapi().get("paths", {}).items():  # built once, then cached
+            if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.scope["path"]):
+                methods |= {m.upper() for m in item} & _METHODS
+        if "GET" in methods:
+            methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
+        exc = StarletteHTTPException(405, exc.detail, {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))})
+    return await http_exception_handler(request, exc)
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

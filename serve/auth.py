@@ -108,7 +108,8 @@ def presented_key(request: Request) -> str | None:
 def require(scope: str):
     """A dependency that lets the request through only with a key holding `scope` (or in open mode)."""
 
-    def check(request: Request) -> None:
+    # async: it blocks on nothing, and a plain `def` dependency would cost a thread-pool hand-off per request.
+    async def check(request: Request) -> None:
         keyring: KeyRing = request.app.state.keyring
         if keyring.open:
             return

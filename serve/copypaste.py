@@ -45,7 +45,8 @@ def simhash(text: str) -> int | None:
     hashes = np.frombuffer(digests, dtype=">u8")
     bits = (hashes[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
     votes = 2 * bits.sum(axis=0, dtype=np.int64) - len(hashes)
-    return sum(1 << int(i) for i in np.flatnonzero(votes > 0))
+    # Bit 63 first, packed 8 to a byte, read as one big-endian integer.
+    return int.from_bytes(np.packbits(votes[::-1] > 0).tobytes(), "big")
 
 
 def hamming(a: int, b: int) -> int:

@@ -32,7 +32,7 @@ from model.inputs import Comment
 from model.policy import APPROVE, REJECT
 
 from .predict import Item, Outcome, Services, moderate
-from .routes import get_services
+from .routes import services_for
 from .schemas import ErrorResponse
 
 coral_router = APIRouter(tags=["integrations"])
@@ -170,7 +170,7 @@ async def coral_moderate(request: Request) -> Response:
     text = plain_text(req.comment.body)
     if not text:
         return Response(status_code=204)
-    services = get_services(request, _loaded(request))
+    services = services_for(request, _loaded(request))
     # Storage reads and the model run off the event loop: Coral's timeout is short and other calls wait.
     outcome = await run_in_threadpool(_decide, services, req, text)
     return coral_answer(outcome)

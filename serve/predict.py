@@ -184,18 +184,16 @@ def record(services: Services, outcomes: list[Outcome], site_id: str | None, fin
         )
         for o in outcomes
     ]
-    services.guard.call("add_audit", services.store.add_audit, entries, fallback=None)
     prints = [
         (fp, o.item.article_key or "", o.item.comment_id)
         for o, fp in zip(outcomes, fingerprints, strict=True)
         if fp is not None
     ]
-    if prints:
-        site = site_id or DEFAULT_SITE
-        services.guard.call("add_fingerprints", services.store.add_fingerprints, site, prints, fallback=None)
-        if services.index.due_for_prune(site, len(prints)):
-            keep = services.index.capacity
-            services.guard.call("prune_fingerprints", services.store.prune_fingerprints, site, keep, fallback=None)
+    site = site_id or DEFAULT_SITE
+    services.guard.call("record_decisions", services.store.record_decisions, entries, site, prints, fallback=None)
+    if prints and services.index.due_for_prune(site, len(prints)):
+        keep = services.index.capacity
+        services.guard.call("prune_fingerprints", services.store.prune_fingerprints, site, keep, fallback=None)
     for o in outcomes:
         if o.decision.shadow and o.decision.decided != o.decision.action:
             log.info("shadow mode: would %s comment %s (site %s)", o.decision.decided, o.item.comment_id, site_id)

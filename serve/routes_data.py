@@ -30,7 +30,8 @@ _503 = {503: {"model": ErrorResponse, "description": "the database refused the r
 _400 = {400: {"model": ErrorResponse, "description": "body is not decodable JSON (invalid UTF-8, too deeply nested)"}}
 
 
-def get_store(request: Request) -> Store:
+# async: a lookup, not worth a thread-pool hand-off (see serve.routes).
+async def get_store(request: Request) -> Store:
     store = getattr(request.app.state, "store", None)
     if store is None:
         raise HTTPException(503, "storage is not configured on this server; set database_url and restart")

@@ -162,6 +162,18 @@ class StoreContract:
         assert [(e.action, e.shadow) for e in c2] == [("reject", False)]
         assert store.list_audit("nobody") == []
 
+    def test_record_decisions_writes_audit_and_fingerprints_together(self, store: Store) -> None:
+        store.record_decisions([audit_entry("c1"), audit_entry("c2")], "s1", [(5, "a1", "c1"), (6, "a1", "c2")])
+        assert [e.comment_id for e in store.list_audit("c1") + store.list_audit("c2")] == ["c1", "c2"]
+        assert sorted(store.recent_fingerprints("s1", 10)) == [(5, "a1"), (6, "a1")]
+        store.record_decisions([audit_entry("c3")], "s1", [])  # a comment without a fingerprint
+        assert len(store.list_audit("c3")) == 1
+
+    def test_record_decisions_refuses_bad_input_whole(self, store: Store) -> None:
+        with pytest.raises(ValueError, match="does not fit in 64 bits"):
+            store.record_decisions([audit_entry("c1")], "s1", [(1 << 64, "a", "c1")])
+        assert store.list_audit("c1") == []  # the audit entry did not go in without its fingerprint
+
     # Fingerprints
 
     def test_fingerprints_newest_first_per_site(self, store: Store) -> None:

@@ -214,6 +214,14 @@ def test_other_answers_leak_nothing(live: Live, method: str, path: str):
     assert r.status_code < 500 and not LEAK.search(r.text), r.text[:500]
 
 
+def test_405_allow_lists_every_method_of_the_path(live: Live):
+    # GET and PUT /v1/articles/{id} are two routes; Starlette alone named only the first (a fuzz finding).
+    r = httpx.request("OPTIONS", f"{live.url}/v1/articles/some-id", timeout=30)
+    assert r.status_code == 405, r.text
+    assert {m.strip() for m in r.headers["allow"].split(",")} >= {"GET", "PUT"}, r.headers["allow"]
+    assert httpx.delete(f"{live.url}/v1/predict", timeout=30).headers["allow"] == "POST"
+
+
 def test_slow_requests_do_not_block_others(live: Live):
     # A client that sends headers and then stalls must not hold up anyone else.
     with socket.create_connection(("127.0.0.1", live.port), timeout=30) as s:

@@ -193,8 +193,8 @@ def test_storage_failure_degrades_but_keeps_serving(tmp_path, tiny_loaded, tiny_
         out = predict(client, {"id": "x1", "text": "When does the vote happen?"})
         assert out["results"][0]["action"] in ("approve", "hold", "reject")
         ready = client.get("/readyz").json()
-        assert ready["status"] == "degraded" and "add_audit" in ready["reason"]
-        assert 'moderation_storage_errors_total{operation="add_audit"} 1.0' in client.get("/metrics").text
+        assert ready["status"] == "degraded" and "record_decisions" in ready["reason"]
+        assert 'moderation_storage_errors_total{operation="record_decisions"} 1.0' in client.get("/metrics").text
         with sqlite3.connect(tmp_path / "db.sqlite3") as db:
             db.execute("DROP TABLE articles")
         res = predict(client, {"text": "When does the vote happen?"}, article_id="elm-1")["results"][0]

@@ -40,6 +40,55 @@ def test_wal_mode_and_synchronous_level(tmp_path: Path) -> None:
     assert (tmp_path / "m.sqlite3-wal").exists() or (tmp_path / "m.sqlite3").stat().st_size > 0
 
 
+def test_writers_in_one_process_queue_instead_of_failing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With no busy timeout, a writer that meets another's lock fails at once with "database is locked". The
+    # request threads of one worker queue on the Store's own lock first, so none of them ever meets it.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from serve.db import engine as engine_module
+    from tests.store_contract import audit_entry
+
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_S", 0.0)
+    store = Store(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+
+    def write(t: int) -> None:
+        for i in range(40):
+            store.record_decisions([audit_entry(f"t{t}-{i}")], "s", [(i, f"a{t}", f"t{t}-{i}")])
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(8)))  # re-raises any StorageError
+    assert store.count_fingerprints("s") == 8 * 40
+    store.close()
+
+
+def test_worker_processes_queue_on_the_lock_file_instead_of_failing(tmp_path: Path) -> None:
+    # The same across processes (uvicorn --workers N): they queue on <database>-writelock, so with no busy
+    # timeout at all, two processes writing flat out still never meet SQLite's lock.
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    Store(url).close()
+    script = (
+        "import sys\n"
+        "from serve.db import engine\n"
+        "engine.SQLITE_BUSY_TIMEOUT_S = 0.0\n"
+        "from serve.db import Store\n"
+        "from tests.store_contract import audit_entry\n"
+        f"s = Store({url!r})\n"
+        "tag = sys.argv[1]\n"
+        "for i in range(150):\n"
+        "    s.record_decisions([audit_entry(f'{tag}{i}')], 's', [(i, tag, f'{tag}{i}')])\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, tag], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        for tag in ("a", "b")
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    store = Store(url)
+    assert store.count_fingerprints("s") == 300
+    store.close()
+    assert (tmp_path / "m.sqlite3-writelock").exists()
+
+
 def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     # A writer prints each id only after add_feedback returned (the moment the service would send its 201),
     # then is killed mid-stream. Every printed id must be in the file afterwards.

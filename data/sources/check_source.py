@@ -41,8 +41,10 @@ def main(paths: list[str]) -> None:
             a, b = sh[i], sh[j]
             if a and b and len(a & b) / len(a | b) >= 0.8:
                 near += 1
-                print(f"near-duplicate: {rows[i][0]}:{rows[i][1]} ~ {rows[j][0]}:{rows[j][1]}: "
-                      f"{rows[i][2]['text'][:60]!r} ~ {rows[j][2]['text'][:60]!r}")
+                print(
+                    f"near-duplicate: {rows[i][0]}:{rows[i][1]} ~ {rows[j][0]}:{rows[j][1]}: "
+                    f"{rows[i][2]['text'][:60]!r} ~ {rows[j][2]['text'][:60]!r}"
+                )
                 break
     print(f"{len(rows)} comments, {near} near-duplicates ({near / max(len(rows), 1):.1%})")
 

@@ -21,9 +21,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 
 from . import migrate, schema
-from .engine import WRITE_LOCK, dumps_json, make_engine, parse_url, safe_url
+from .engine import SQLITE_BUSY_TIMEOUT_S, WRITE_LOCK, dumps_json, make_engine, parse_url, safe_url, sqlite_file
 from .errors import StorageError
 from .records import Article, AuditEntry, Feedback, FeedbackIn, to_signed64, to_unsigned64
+from .writelock import NoLock, WriteLock
 
 # While the database is unavailable, calls fail fast with the last error and one call per this many seconds
 # retries: predictions do not each wait on a dead database, and writes resume soon after it is back.
@@ -48,6 +49,11 @@ class Store:
         self._engine = make_engine(url)
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._write_lock = (
+            WriteLock(sqlite_file(self._engine), SQLITE_BUSY_TIMEOUT_S)
+            if self._engine.dialect.name == "sqlite"
+            else NoLock()
+        )
         self._retry_at = 0.0
         self._unavailable: StorageError | None = None
         try:
@@ -67,7 +73,8 @@ class Store:
             if self._unavailable is not None and time.monotonic() < self._retry_at:
                 raise StorageError(str(self._unavailable))  # a new one: re-raising one object grows its traceback
             try:
-                migrate.upgrade(self._engine)
+                with self._write_lock:  # processes starting together migrate one after another
+                    migrate.upgrade(self._engine)
             except CommandError as e:
                 raise StorageError(
                     f"database {self.url}: cannot apply migrations ({e}). If the database was written by a newer "
@@ -83,6 +90,7 @@ class Store:
 
     def close(self) -> None:
         self._engine.dispose()
+        self._write_lock.close()
 
     def ping(self) -> None:
         """Read and write one row, so a read-only or full database is reported, not just an unreachable one."""
@@ -137,19 +145,24 @@ class Store:
 
     def add_audit(self, entries: list[AuditEntry]) -> None:
         """Record decisions in one transaction: all of a request's entries, or none."""
-        if not entries:
+        rows = _audit_rows(entries)
+        if rows:
+            with self._write("write the audit log") as conn:
+                conn.execute(insert(schema.audit), rows)
+
+    def record_decisions(
+        self, entries: list[AuditEntry], site_id: str, fingerprints: list[tuple[int, str, str | None]]
+    ) -> None:
+        """A request's audit entries and its comments' fingerprints (see add_fingerprints) in one transaction:
+        both or neither, and one commit per request instead of two (the service's hot path)."""
+        audit, prints = _audit_rows(entries), _fingerprint_rows(site_id, fingerprints)
+        if not (audit or prints):
             return
-        now = datetime.now(UTC)
-        rows = []
-        for entry in entries:
-            values = asdict(entry)
-            values.pop("id")
-            values["created_at"] = entry.created_at or now
-            values["scores"] = _plain_json(entry.scores)
-            values["reasons"] = _plain_json(entry.reasons)
-            rows.append(values)
-        with self._write("write the audit log") as conn:
-            conn.execute(insert(schema.audit), rows)
+        with self._write("write the audit log and comment fingerprints") as conn:
+            if audit:
+                conn.execute(insert(schema.audit), audit)
+            if prints:
+                conn.execute(insert(schema.fingerprints), prints)
 
     def list_audit(self, comment_id: str) -> list[AuditEntry]:
         """Every decision recorded for the comment, oldest first."""
@@ -165,21 +178,10 @@ class Store:
     def add_fingerprints(self, site_id: str, items: list[tuple[int, str, str | None]]) -> None:
         """Remember (fingerprint, article_id, comment_id) triples for the site. Fingerprints are 64-bit,
         signed or unsigned (see records.to_signed64)."""
-        if not items:
-            return
-        now = datetime.now(UTC)
-        rows = [
-            {
-                "site_id": site_id,
-                "fingerprint": to_signed64(fp),
-                "article_id": article_id,
-                "comment_id": comment_id,
-                "created_at": now,
-            }
-            for fp, article_id, comment_id in items
-        ]
-        with self._write("store comment fingerprints") as conn:
-            conn.execute(insert(schema.fingerprints), rows)
+        rows = _fingerprint_rows(site_id, items)
+        if rows:
+            with self._write("store comment fingerprints") as conn:
+                conn.execute(insert(schema.fingerprints), rows)
 
     def recent_fingerprints(self, site_id: str, limit: int) -> list[tuple[int, str]]:
         """The site's newest `limit` (fingerprint, article_id) pairs, newest first; fingerprints unsigned."""
@@ -229,7 +231,7 @@ class Store:
         because that is where a full disk or a read-only file shows up."""
         self._ensure_ready()
         try:
-            with self._engine.connect() as conn:
+            with self._write_lock, self._engine.connect() as conn:
                 conn.execution_options(**{WRITE_LOCK: True})
                 with conn.begin():
                     yield conn
@@ -244,6 +246,33 @@ class Store:
                 yield conn
         except SQLAlchemyError as e:
             raise _storage_error(self.url, what, e) from e
+
+
+def _audit_rows(entries: list[AuditEntry]) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    rows = []
+    for entry in entries:
+        values = asdict(entry)
+        values.pop("id")
+        values["created_at"] = entry.created_at or now
+        values["scores"] = _plain_json(entry.scores)
+        values["reasons"] = _plain_json(entry.reasons)
+        rows.append(values)
+    return rows
+
+
+def _fingerprint_rows(site_id: str, items: list[tuple[int, str, str | None]]) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    return [
+        {
+            "site_id": site_id,
+            "fingerprint": to_signed64(fp),
+            "article_id": article_id,
+            "comment_id": comment_id,
+            "created_at": now,
+        }
+        for fp, article_id, comment_id in items
+    ]
 
 
 def _insert_for(conn: Connection) -> Callable[[Table], Any]:
