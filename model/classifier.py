@@ -25,6 +25,8 @@ from .inputs import Comment, as_comments
 from .labels import LABELS
 
 CommentLike = Comment | str | Mapping[str, object]
+# What C="auto" chooses from, by cross-validated log loss on the training comments.
+AUTO_CS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class CommentClassifier(ClassifierMixin, BaseEstimator):
@@ -33,7 +35,9 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     features : names of feature blocks (see model.features.BLOCKS), stacked in this order.
-    C : inverse L2 strength of the logistic regression.
+    C : inverse L2 strength of the logistic regression, or "auto": the value of AUTO_CS whose out-of-fold
+        logits (the calibration folds, after temperature scaling) have the lowest log loss. The chosen value is
+        `C_`, and `c_search_` maps every candidate to its log loss. Costs len(AUTO_CS) regressions per fold.
     calibration_folds : folds for the out-of-fold logits the temperature is fitted on; 0 disables it.
     random_state : seed for fold assignment when no groups are given.
     embedder : sentence embedder shared by the blocks that embed text (None: the bundled MiniLM). It pickles
@@ -44,7 +48,7 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         features: tuple[str, ...] = ("word", "char", "signals"),
-        C: float = 4.0,
+        C: float | str = 4.0,
         calibration_folds: int = 5,
         max_iter: int = 3000,
         random_state: int = 0,
@@ -63,22 +67,38 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Sequence[CommentLike], y: Sequence[str], groups: Sequence[str] | None = None):
         comments = as_comments(X)
         y_idx = self._encode(y, len(comments))
+        candidates = self._candidate_cs()
         self.__dict__.pop("_feature_names", None)  # names of the blocks being replaced
         normalized = normalize_all(comments)
         self.embedder_ = self.embedder if self.embedder is not None else Embedder()
         self.temperature_ = 1.0
         self.calibration_ = {}
+        self.C_, self.c_search_ = candidates[0], {}
         if self.calibration_folds and self.calibration_folds >= 2:
-            logits = self._out_of_fold_logits(comments, normalized, y_idx, groups)
+            logits_by_c = self._out_of_fold_logits(comments, normalized, y_idx, groups, candidates)
+            if len(candidates) > 1:
+                self.c_search_ = {c: _log_loss_after_temperature(logits, y_idx) for c, logits in logits_by_c.items()}
+                self.C_ = min(self.c_search_, key=self.c_search_.get)
+            logits = logits_by_c[self.C_]
             self.temperature_ = fit_temperature(logits, y_idx)
             self.calibration_ = {
                 "temperature": self.temperature_,
                 "oof_ece_before": expected_calibration_error(calibrated_proba(logits, 1.0), y_idx),
                 "oof_ece_after": expected_calibration_error(calibrated_proba(logits, self.temperature_), y_idx),
             }
-        self.blocks_, self.linear_ = self._fit_once(comments, normalized, y_idx)
+        elif len(candidates) > 1:
+            raise ValueError('C="auto" chooses C on the calibration folds; set calibration_folds >= 2 or a number')
+        blocks = self._fit_blocks(comments, normalized)
+        self.blocks_, self.linear_ = blocks, self._fit_linear(stack(blocks, comments, normalized), y_idx, self.C_)
         self.classes_ = np.array(LABELS)
         return self
+
+    def _candidate_cs(self) -> tuple[float, ...]:
+        if self.C == "auto":
+            return AUTO_CS
+        if isinstance(self.C, bool) or not isinstance(self.C, int | float) or not self.C > 0:
+            raise ValueError(f'C must be a positive number or "auto", found {self.C!r}')
+        return (float(self.C),)
 
     def _encode(self, y: Sequence[str], n: int) -> np.ndarray:
         if len(y) != n:
@@ -93,18 +113,22 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"training data has no examples of {missing}; every label in {list(LABELS)} needs some")
         return y_idx
 
-    def _fit_once(
-        self, comments: list[Comment], normalized: list[str], y_idx: np.ndarray
-    ) -> tuple[list[FeatureBlock], LogisticRegression]:
+    def _fit_blocks(self, comments: list[Comment], normalized: list[str]) -> list[FeatureBlock]:
         fresh = make_blocks(tuple(self.features), self.embedder_, self.auxiliary)
-        blocks = [block.fit(comments, normalized) for block in fresh]
-        linear = LogisticRegression(C=self.C, max_iter=self.max_iter)
-        linear.fit(stack(blocks, comments, normalized), y_idx)
-        return blocks, linear
+        return [block.fit(comments, normalized) for block in fresh]
+
+    def _fit_linear(self, matrix, y_idx: np.ndarray, C: float) -> LogisticRegression:
+        return LogisticRegression(C=C, max_iter=self.max_iter).fit(matrix, y_idx)
 
     def _out_of_fold_logits(
-        self, comments: list[Comment], normalized: list[str], y_idx: np.ndarray, groups: Sequence[str] | None
-    ) -> np.ndarray:
+        self,
+        comments: list[Comment],
+        normalized: list[str],
+        y_idx: np.ndarray,
+        groups: Sequence[str] | None,
+        candidates: tuple[float, ...],
+    ) -> dict[float, np.ndarray]:
+        """Out-of-fold logits per candidate C; each fold's feature blocks are fitted once for all of them."""
         n_groups = len(set(groups)) if groups is not None else 0
         if groups is not None and n_groups >= self.calibration_folds:
             # Folds by article: a comment's neighbours under the same article must not vouch for it.
@@ -116,15 +140,17 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
                     "too few comments per label to calibrate; give each label at least 2 or set calibration_folds=0"
                 )
             splits = StratifiedKFold(folds, shuffle=True, random_state=self.random_state).split(comments, y_idx)
-        logits = np.zeros((len(comments), len(LABELS)))
+        logits = {c: np.zeros((len(comments), len(LABELS))) for c in candidates}
         for train, val in splits:
             tr_c = [comments[i] for i in train]
             tr_n = [normalized[i] for i in train]
             if len(np.unique(y_idx[train])) < len(LABELS):
                 raise ValueError("a calibration fold lacks a label; add more comments of every label or fewer folds")
-            blocks, linear = self._fit_once(tr_c, tr_n, y_idx[train])
-            va_c = [comments[i] for i in val]
-            logits[val] = linear.decision_function(stack(blocks, va_c, [normalized[i] for i in val]))
+            blocks = self._fit_blocks(tr_c, tr_n)
+            train_matrix = stack(blocks, tr_c, tr_n)
+            val_matrix = stack(blocks, [comments[i] for i in val], [normalized[i] for i in val])
+            for c in candidates:
+                logits[c][val] = self._fit_linear(train_matrix, y_idx[train], c).decision_function(val_matrix)
         return logits
 
     @property
@@ -190,3 +216,10 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
                 per_label[label] = [(names[cols[i]], round(float(contrib[i]), 4)) for i in order if contrib[i] > 0]
             out.append(per_label)
         return out
+
+
+def _log_loss_after_temperature(logits: np.ndarray, y_idx: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true labels once the logits are temperature-scaled: what C="auto"
+    compares, so a C is not preferred for being better or worse calibrated before scaling."""
+    proba = calibrated_proba(logits, fit_temperature(logits, y_idx))
+    return round(float(-np.log(np.clip(proba[np.arange(len(y_idx)), y_idx], 1e-12, None)).mean()), 6)

@@ -7,6 +7,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from model import LABELS, Comment, CommentClassifier
+from model.classifier import AUTO_CS
 from training.data import load_labelled
 
 from .conftest import TINY
@@ -57,3 +58,25 @@ def test_explain_names_contributing_features(tiny):
     assert set(explanation) == set(LABELS)
     assert explanation["spam"], "some feature must push the spam score up"
     assert all(weight > 0 for _, weight in explanation["spam"])
+
+
+def test_auto_c_picks_the_lowest_cross_validated_log_loss(tiny):
+    clf = CommentClassifier(C="auto", calibration_folds=3).fit(tiny.comments(), tiny.labels(), groups=tiny.groups())
+    assert set(clf.c_search_) == set(AUTO_CS)
+    assert min(clf.c_search_, key=clf.c_search_.get) == clf.C_
+    assert clf.linear_.C == clf.C_  # the shipped regression is fitted with the chosen C
+    assert len(set(clf.c_search_.values())) > 1, "the candidates must be told apart"
+    check_proba(clf.predict_proba(["you absolute idiot", "Which two members voted?"]), 2)
+    fixed = CommentClassifier(C=2.0, calibration_folds=3).fit(tiny.comments(), tiny.labels(), groups=tiny.groups())
+    assert (fixed.C_, fixed.c_search_, fixed.linear_.C) == (2.0, {}, 2.0)
+
+
+@pytest.mark.parametrize("c", ["big", 0, -1.0, True])
+def test_bad_c_is_refused_naming_it(tiny, c):
+    with pytest.raises(ValueError, match='C must be a positive number or "auto"'):
+        CommentClassifier(C=c).fit(tiny.comments(), tiny.labels())
+
+
+def test_auto_c_needs_the_calibration_folds(tiny):
+    with pytest.raises(ValueError, match="calibration_folds >= 2"):
+        CommentClassifier(C="auto", calibration_folds=0).fit(tiny.comments(), tiny.labels())

@@ -47,3 +47,21 @@ def test_cli_reports_bad_data_with_row(tmp_path: Path, capsys):
 def test_unknown_config_key():
     with pytest.raises(ValueError, match=re.escape("unknown config key(s) ['learning_rate']")):
         TrainConfig().updated({"learning_rate": 0.1})
+
+
+def test_cli_auto_c_records_the_search(tmp_path: Path, capsys):
+    config = tmp_path / "train.toml"
+    config.write_text(f'data = ["{TINY}"]\ncalibration_folds = 2\nC = "auto"\n')
+    assert main(["--config", str(config), "--out", str(tmp_path / "models")]) == 0
+    meta = load_model(tmp_path / "models" / "current").metadata
+    assert meta["training"]["config"]["C"] == "auto"
+    search = meta["regularisation"]["cross_validated_log_loss"]
+    assert len(search) == 5
+    assert meta["regularisation"]["C"] == float(min(search, key=search.get))
+    assert "C=auto: cross-validated log loss" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("c", ["big", 0, -2, True])
+def test_bad_c_in_config_is_refused(c):
+    with pytest.raises(ValueError, match='C must be a positive number or "auto"'):
+        TrainConfig().updated({"C": c})

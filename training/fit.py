@@ -67,6 +67,8 @@ def train(config: TrainConfig) -> Path:
     estimator = build_estimator(config, embedder, auxiliary)
     X, y, groups = _subset(data, train_idx)
     estimator.fit(X, y, groups=groups)
+    if estimator.c_search_:
+        log(f"C=auto: cross-validated log loss {estimator.c_search_}; chose C={estimator.C_}")
     X_test, y_test, _ = _subset(data, test_idx)
     held_out = classification_metrics(y_test, estimator.predict_proba(X_test))
     log("held-out metrics (articles unseen in training):\n" + format_metrics(held_out))
@@ -92,6 +94,11 @@ def train(config: TrainConfig) -> Path:
         "features": list(config.features),
         **semantic_metadata,
         "calibration": estimator.calibration_,
+        # The C the shipped model was fitted with; with C="auto", also each candidate's cross-validated log loss.
+        "regularisation": {
+            "C": estimator.C_,
+            "cross_validated_log_loss": {str(c): v for c, v in estimator.c_search_.items()},
+        },
         "metrics": {"held_out": held_out, "split": "by article", "test_size": config.test_size},
     }
     path = save_model(estimator, Path(config.out), metadata)
