@@ -145,10 +145,7 @@ class Store:
 
     def add_audit(self, entries: list[AuditEntry]) -> None:
         """Record decisions in one transaction: all of a request's entries, or none."""
-        rows = _audit_rows(entries)
-        if rows:
-            with self._write("write the audit log") as conn:
-                conn.execute(insert(schema.audit), rows)
+        self.record_decisions(entries, "", [])
 
     def record_decisions(
         self, entries: list[AuditEntry], site_id: str, fingerprints: list[tuple[int, str, str | None]]
@@ -178,10 +175,7 @@ class Store:
     def add_fingerprints(self, site_id: str, items: list[tuple[int, str, str | None]]) -> None:
         """Remember (fingerprint, article_id, comment_id) triples for the site. Fingerprints are 64-bit,
         signed or unsigned (see records.to_signed64)."""
-        rows = _fingerprint_rows(site_id, items)
-        if rows:
-            with self._write("store comment fingerprints") as conn:
-                conn.execute(insert(schema.fingerprints), rows)
+        self.record_decisions([], site_id, items)
 
     def recent_fingerprints(self, site_id: str, limit: int) -> list[tuple[int, str]]:
         """The site's newest `limit` (fingerprint, article_id) pairs, newest first; fingerprints unsigned."""
