@@ -7,8 +7,7 @@
 
 Bounded: each scenario stops after --seconds or --max-requests, whichever comes first, and the server is
 stopped at the end (also on Ctrl-C). Loopback only. The server runs as the README says to run it in
-production: uvicorn with uvloop and httptools (`uvicorn[standard]`); one worker is `python -m serve`, more
-are `uvicorn serve.app:create_app --factory --workers N` with the same settings from the environment.
+production: uvicorn with uvloop and httptools (`uvicorn[standard]`), `python -m serve [--workers N]`.
 
 The client is a small asyncio HTTP/1.1 client on keep-alive connections (one per concurrent user): it costs
 far less CPU than httpx, which matters when client and server share 2 cores.
@@ -36,6 +35,10 @@ HOST = "127.0.0.1"  # loopback only, by construction
 P99_TARGET_MS = 50.0
 BATCH_TARGET_CPS = 300.0
 WARMUP_REQUESTS = 20
+# Warm-up runs on this many connections, each sending all of it: every worker caches its own article
+# embeddings, and `python -m serve --workers N` deals connections to workers in turn, so 4 connections warm
+# up to 4 workers.
+WARMUP_CONNECTIONS = 4
 MAX_UNIQUE_COMMENTS = 100_000
 
 
@@ -175,10 +178,11 @@ async def scenario(
     warmup: Sequence[bytes] = (),
 ):
     out: list[tuple[float, int]] = []
-    # Warm up connections and caches (every article once, then a few of the scenario's own requests); not
+    # Warm up every worker's caches (every article once, then a few of the scenario's own requests); not
     # measured.
-    warmup = [*warmup, *requests[-WARMUP_REQUESTS:]]
-    await user(port, warmup, time.perf_counter() + 120, [len(warmup)], [])
+    own = requests[-WARMUP_REQUESTS:]
+    lists = [[*warmup, *own[i::WARMUP_CONNECTIONS]] for i in range(WARMUP_CONNECTIONS)]
+    await asyncio.gather(*(user(port, w, time.perf_counter() + 120, [len(w)], []) for w in lists))
     requests = requests[:-WARMUP_REQUESTS]
     budget = [max_requests]
     on_start()
@@ -254,14 +258,9 @@ def start_server(model_dir: Path, workers: int, threads: int, work: Path) -> tup
         "MODERATION_RATE_LIMIT_PER_MINUTE": "0",
         "MODERATION_EMBEDDING_THREADS": str(threads),
     }
-    if workers == 1:
-        cmd = [sys.executable, "-m", "serve", "--host", HOST, "--port", str(port), "--model-dir", str(model_dir)]
-    else:
-        cmd = [
-            sys.executable, "-m", "uvicorn", "serve.app:create_app", "--factory", "--workers", str(workers),
-            "--loop", "uvloop", "--http", "httptools", "--host", HOST, "--port", str(port),
-            "--no-access-log", "--log-level", "warning",
-        ]  # fmt: skip
+    cmd = [sys.executable, "-m", "serve", "--host", HOST, "--port", str(port), "--model-dir", str(model_dir)]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]  # serve/workers.py: connections dealt to the workers in turn
     log = open(work / f"server-{workers}x{threads}.log", "wb")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 240

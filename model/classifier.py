@@ -12,6 +12,7 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 from .auxiliary import AuxiliaryDetectors
 from .calibration import calibrated_proba, expected_calibration_error, fit_temperature
 from .embeddings import Embedder
+from .fastpath import linear_scores
 from .features import (
     ARTICLE_BLOCKS,
     FeatureBlock,
@@ -174,8 +175,7 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: Sequence[CommentLike], featurized: FeatureMatrix | None = None) -> np.ndarray:
         matrix = (self.featurize(X) if featurized is None else featurized).matrix
-        with config_context(assume_finite=True, skip_parameter_validation=True):
-            return self.linear_.decision_function(matrix)
+        return linear_scores(self.linear_.coef_, self.linear_.intercept_, matrix)
 
     def predict_proba(self, X: Sequence[CommentLike], featurized: FeatureMatrix | None = None) -> np.ndarray:
         """Probabilities with columns in `classes_` order; each row sums to 1."""

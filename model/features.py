@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .auxiliary import AuxiliaryDetectors, PublicScores
 from .embeddings import Embedder
+from .fastpath import hstack_csr, standardize, tfidf_transform
 from .inputs import Comment
 from .lexicon import LEXICON_NAMES, lexicon_features
 from .normalize import normalize
@@ -53,7 +54,7 @@ class WordNgrams:
         return self
 
     def transform(self, comments: list[Comment], normalized: list[str]) -> sp.spmatrix:
-        return self.vectorizer.transform(normalized)
+        return tfidf_transform(self.vectorizer, normalized)
 
     def feature_names(self) -> list[str]:
         return [f"word:{w}" for w in self.vectorizer.get_feature_names_out()]
@@ -80,7 +81,7 @@ class CharNgrams:
         return self
 
     def transform(self, comments: list[Comment], normalized: list[str]) -> sp.spmatrix:
-        return self.vectorizer.transform(normalized)
+        return tfidf_transform(self.vectorizer, normalized)
 
     def feature_names(self) -> list[str]:
         return [f"char:{g!r}" for g in self.vectorizer.get_feature_names_out()]
@@ -99,7 +100,7 @@ class Signals:
         return self
 
     def transform(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
-        return self.scaler.transform(signal_matrix(comments, normalized))
+        return standardize(self.scaler, signal_matrix(comments, normalized))
 
     def feature_names(self) -> list[str]:
         return [f"signal:{n}" for n in SIGNAL_NAMES]
@@ -122,7 +123,7 @@ class LexiconBlock:
         return self
 
     def transform(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
-        return self.scaler.transform(self._matrix(normalized))
+        return standardize(self.scaler, self._matrix(normalized))
 
     def feature_names(self) -> list[str]:
         return [f"lexicon:{n}" for n in LEXICON_NAMES]
@@ -238,7 +239,7 @@ def transform_blocks(blocks: list[FeatureBlock], comments: list[Comment], normal
             ahead.result()  # also re-raises an embedding error here, in the caller's thread
         parts[block.name] = block.transform(comments, normalized)
     parts = {block.name: parts[block.name] for block in blocks}
-    matrix = sp.hstack([sp.csr_matrix(p) for p in parts.values()], format="csr", dtype=np.float64)
+    matrix = hstack_csr(list(parts.values()), dtype=np.float64)
     return FeatureMatrix(matrix, parts)
 
 

@@ -23,6 +23,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.preprocessing import StandardScaler
 
 from .embeddings import Embedder
+from .fastpath import standardize
 from .inputs import Comment
 from .normalize import MARKERS
 
@@ -73,7 +74,7 @@ class Relevance:
         return self
 
     def transform(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
-        return self.scaler_.transform(self._fill(self._raw(comments, normalized)))
+        return standardize(self.scaler_, self._fill(self._raw(comments, normalized)))
 
     def feature_names(self) -> list[str]:
         return [f"relevance:{n}" for n in RELEVANCE_NAMES]

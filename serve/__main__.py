@@ -15,6 +15,7 @@ import uvicorn
 from model.artifact import ArtifactError, load_model
 from model.policy import PolicyError
 
+from . import workers
 from .app import create_app
 from .auth import AuthConfigError
 from .settings import Settings
@@ -51,20 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers <= 1:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
         return 0
-    # Several workers: uvicorn imports the app in each process, reading settings from the environment.
-    # Everything was checked above in this process, so a bad model or config never reaches a worker.
+    # Several workers: each imports the app itself, reading settings from the environment. Everything was
+    # checked above in this process, so a bad model or config never reaches a worker.
     del app, loaded
     os.environ.update({f"MODERATION_{k.upper()}": str(v) for k, v in overrides.items()})
-    uvicorn.run(
-        "serve.app:create_app",
-        factory=True,
-        workers=args.workers,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-    )
-    return 0
+    return workers.run(settings.host, settings.port, args.workers, settings.log_level)
 
 
 if __name__ == "__main__":

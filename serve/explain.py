@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from model.fastpath import unstandardize
 from model.features import FeatureMatrix
 from model.inputs import Comment
 from model.lexicon import LEXICON_NAMES, lexicon_features
@@ -128,7 +129,7 @@ def relevance(estimator: Any, comments: list[Comment], featurized: FeatureMatrix
     scaler = getattr(block, "scaler_", None)
     if scaler is not None:
         # The block standardises its features; column 0 (sim_article) back in cosine units.
-        dense = scaler.inverse_transform(dense)
+        dense = unstandardize(scaler, dense)
     for row, i in enumerate(with_article):
         out[i] = round(float(dense[row, 0]), 4)
     return out

@@ -40,8 +40,11 @@ class Live:
         self.proc.wait(timeout=15)
 
 
-def spawn(model_dir: Path, workdir: Path, env: dict[str, str] | None = None, port: int | None = None) -> Live:
-    """Start the server (not waiting for it). Its database defaults to a file in `workdir`."""
+def spawn(
+    model_dir: Path, workdir: Path, env: dict[str, str] | None = None, port: int | None = None, args: tuple = ()
+) -> Live:
+    """Start the server (not waiting for it). Its database defaults to a file in `workdir`; `args` go to
+    `python -m serve` after the address and model."""
     port = port or free_port()
     log_path = workdir / f"server-{port}.log"
     full_env = {
@@ -54,6 +57,7 @@ def spawn(model_dir: Path, workdir: Path, env: dict[str, str] | None = None, por
         **(env or {}),
     }
     cmd = [sys.executable, "-m", "serve", "--host", "127.0.0.1", "--port", str(port), "--model-dir", str(model_dir)]
+    cmd += list(args)
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     return Live(proc, f"http://127.0.0.1:{port}", port, log_path)
@@ -74,5 +78,7 @@ def wait_ready(live: Live, timeout: float = START_TIMEOUT_S) -> Live:
     raise AssertionError(f"server did not become ready in {timeout:.0f}s:\n{live.log()}")
 
 
-def start(model_dir: Path, workdir: Path, env: dict[str, str] | None = None, port: int | None = None) -> Live:
-    return wait_ready(spawn(model_dir, workdir, env, port))
+def start(
+    model_dir: Path, workdir: Path, env: dict[str, str] | None = None, port: int | None = None, args: tuple = ()
+) -> Live:
+    return wait_ready(spawn(model_dir, workdir, env, port, args))

@@ -1,0 +1,113 @@
+"""`python -m serve --workers N`: connections dealt to the workers in turn, dead workers replaced, clean stops.
+
+Real processes throughout: the parent, its spawned workers, loopback sockets; the connections each worker
+holds are read from the kernel (psutil), not from anything the server reports about itself.
+"""
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from .live import Live, spawn, wait_ready
+
+WORKERS = 2
+
+
+def workers_of(live: Live) -> list[psutil.Process]:
+    # Spawned workers, not multiprocessing's resource tracker (also a child of the parent).
+    return [p for p in psutil.Process(live.proc.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+
+
+def wait_for(condition, what: str, live: Live, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}:\n{live.log()[-4000:]}")
+
+
+def ready_lines(live: Live) -> int:
+    return live.log().count("is ready")
+
+
+def established_per_worker(live: Live) -> dict[int, int]:
+    counts = {}
+    for worker in workers_of(live):
+        conns = worker.net_connections(kind="tcp")
+        counts[worker.pid] = sum(1 for c in conns if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == live.port)
+    return counts
+
+
+def keepalive_burst(live: Live, n: int) -> list[socket.socket]:
+    """Open n connections at once, as a client's connection pool does, then send one request on each."""
+    socks = [socket.create_connection(("127.0.0.1", live.port), timeout=30) for _ in range(n)]
+    for s in socks:
+        s.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{live.port}\r\n\r\n".encode())
+    for s in socks:
+        assert s.recv(4096).startswith(b"HTTP/1.1 200"), "every connection is answered"
+    return socks
+
+
+@pytest.fixture()
+def live(tiny_model_dir: Path, tmp_path: Path):
+    server = spawn(tiny_model_dir, tmp_path, env={"MODERATION_LOG_LEVEL": "info"}, args=("--workers", str(WORKERS)))
+    try:
+        wait_ready(server)
+        wait_for(lambda: ready_lines(server) >= WORKERS, "every worker to be ready", server)
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_burst_of_keepalive_connections_is_shared_evenly(live: Live):
+    # uvicorn --workers put all 8 of these on one worker (its workers race to accept); here 4 and 4.
+    socks = keepalive_burst(live, 8)
+    try:
+        counts = wait_for(lambda: (c := established_per_worker(live)) and sum(c.values()) == 8 and c, "8", live)
+        assert sorted(counts.values()) == [4, 4], counts
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_a_killed_worker_is_replaced_and_serving_goes_on(live: Live):
+    [victim, survivor] = workers_of(live)
+    victim.kill()
+    victim.wait(timeout=15)
+    # Meanwhile the other worker keeps answering new connections.
+    assert httpx.post(f"{live.url}/v1/predict", json={"comments": [{"text": "Nice."}]}, timeout=30).status_code == 200
+    wait_for(lambda: ready_lines(live) >= WORKERS + 1, "the replacement worker", live)
+    pids = {p.pid for p in workers_of(live)}
+    assert len(pids) == WORKERS and victim.pid not in pids and survivor.pid in pids
+    assert "exited with -9: starting it again" in live.log()
+    socks = keepalive_burst(live, 4)  # and the replacement takes its share
+    try:
+        counts = wait_for(lambda: (c := established_per_worker(live)) and sum(c.values()) == 4 and c, "4", live)
+        assert sorted(counts.values()) == [2, 2], counts
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_sigterm_stops_the_workers_too(live: Live):
+    workers = workers_of(live)
+    live.proc.send_signal(signal.SIGTERM)
+    assert live.proc.wait(timeout=60) == 0, live.log()[-3000:]
+    gone, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive, f"workers left running: {alive}"
+
+
+def test_workers_exit_when_the_parent_is_killed(live: Live):
+    workers = workers_of(live)
+    os.kill(live.proc.pid, signal.SIGKILL)
+    live.proc.wait(timeout=15)
+    gone, alive = psutil.wait_procs(workers, timeout=60)
+    assert not alive, f"orphaned workers: {alive}"
