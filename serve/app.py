@@ -28,7 +28,7 @@ from .routes import router
 from .routes_admin import admin_router
 from .routes_data import admin_data_router, data_router
 from .settings import Settings
-from .warm import WarmModelHolder, warm_up
+from .warm import WarmModelHolder, settle_heap, warm_up
 
 log = logging.getLogger("serve")
 
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, loaded: LoadedModel | None = No
             settings.copypaste_index_size, settings.copypaste_max_distance, loader=_fingerprint_loader(store)
         )
         metrics.set_model(holder.current.version, holder.current.name)
+        settle_heap()  # after everything long-lived exists: the model, the store, the copy-paste index
         log.info("serving model %s, policy %s", holder.current.version, policy.version)
         try:
             yield
