@@ -12,6 +12,7 @@ from model.policy import PolicyError, load_policy
 
 from .auth import AdminScope
 from .schemas import ErrorResponse
+from .workers import announce_reload
 
 log = logging.getLogger("serve.admin")
 
@@ -36,18 +37,31 @@ def without_paths(message: str) -> str:
 )
 async def reload(request: Request, _: AdminScope) -> dict[str, Any]:
     """Load `models/current` (and the policy file) again. Requests in flight finish on the model they started
-    with; on failure nothing changes and the answer says which file is wrong and why."""
+    with; on failure nothing changes and the answer says which file is wrong and why. Under
+    `python -m serve --workers N` the other workers then reload too (serve/workers.py)."""
     state = request.app.state
     old = state.holder.current
     try:
-        policy = load_policy(state.settings.policy_file)
         # Loading unpickles and checks sha256: seconds on a big model, so not on the event loop.
-        loaded = await run_in_threadpool(state.holder.load)
+        answer = await run_in_threadpool(reload_state, state)
+    except (ArtifactError, PolicyError) as e:
+        still = old.version if old else None
+        raise HTTPException(409, f"reload failed, still serving model {still}: {without_paths(str(e))}") from None
+    announce_reload()
+    return answer
+
+
+def reload_state(state: Any) -> dict[str, Any]:
+    """Reload the model and policy of one process's app state; raises ArtifactError or PolicyError (logged and
+    counted) and changes nothing when either is unusable."""
+    old = state.holder.current
+    try:
+        policy = load_policy(state.settings.policy_file)
+        loaded = state.holder.load()
     except (ArtifactError, PolicyError) as e:
         state.metrics.reloads.labels(outcome="failed").inc()
         log.error("reload failed, still serving %s: %s", old.version if old else None, e)
-        still = old.version if old else None
-        raise HTTPException(409, f"reload failed, still serving model {still}: {without_paths(str(e))}") from None
+        raise
     state.policy = policy
     state.metrics.set_model(loaded.version, loaded.name)
     state.metrics.reloads.labels(outcome="ok").inc()

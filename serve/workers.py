@@ -10,6 +10,8 @@ and 4. A connection stays with its worker for its life, as it would with uvicorn
 The parent never reads a byte of a request: keep-alive traffic costs it nothing, a new connection one local
 hand-off. A worker that dies is started again, and connections wait for a ready worker instead of going to
 one that is still loading the model. A worker whose parent is gone finishes its requests and exits.
+`POST /v1/admin/reload` reaches one worker; once it has reloaded, the parent tells the others to reload
+too, so every worker serves the new model (each loads and checks it itself, and logs the outcome).
 """
 
 import asyncio
@@ -21,9 +23,11 @@ import os
 import selectors
 import signal
 import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 import uvicorn
 
@@ -31,6 +35,7 @@ log = logging.getLogger("serve.workers")
 
 READY = b"R"  # worker -> parent: started, send connections
 CONNECTION = b"C"  # parent -> worker: one byte, one file descriptor
+RELOAD = b"L"  # worker -> parent: I reloaded (POST /v1/admin/reload); parent -> the other workers: reload
 # A worker that dies before it ever became ready will die again (its model or settings are broken): stop
 # instead of restarting it in a loop. One that ran and then died is restarted, at most this often.
 RESTART_AFTER_S = 1.0
@@ -50,7 +55,11 @@ class _Worker:
 def run(host: str, port: int, workers: int, log_level: str) -> int:
     """Serve serve.app:create_app (settings from the environment) with `workers` processes. Returns the exit
     code: 0 after SIGTERM/SIGINT, 1 when a worker could not start."""
-    listener = socket.create_server((host, port), backlog=2048)
+    try:
+        listener = socket.create_server((host, port), backlog=2048)
+    except OSError as e:  # port taken, address not on this machine, a privileged port
+        print(f"error: cannot start, cannot listen on {host}:{port}: {e.strerror or e}", file=sys.stderr)
+        return 1
     listener.setblocking(False)
     return _Supervisor(listener, workers, log_level).run()
 
@@ -119,6 +128,13 @@ class _Supervisor:
             worker.ready = worker.was_ready = True
             log.info("worker %d (pid %d) is ready", worker.index, worker.process.pid)
             self._deal_waiting()
+        if RELOAD in data:
+            for other in self.workers:
+                if other is not worker and other.ready:
+                    try:
+                        other.channel.send(RELOAD)
+                    except OSError as e:  # gone or stuck: a restarted worker loads models/current anyway
+                        log.error("could not ask worker %d to reload: %s", other.index, e)
         if not data:
             worker.ready = False
             self.selector.unregister(worker.channel)
@@ -197,18 +213,36 @@ class _Supervisor:
 
 # The worker process
 
+# This process's end of the channel to the parent, when it is a worker started by run().
+_channel: socket.socket | None = None
+
+
+def announce_reload() -> None:
+    """Tell the parent that this worker reloaded, so the other workers reload too; nothing when this
+    process is not such a worker (python -m serve with one worker, tests)."""
+    if _channel is not None:
+        try:
+            _channel.send(RELOAD)
+        except OSError as e:
+            log.error("could not tell the other workers to reload: %s", e)
+
 
 def _worker_main(channel: socket.socket, log_level: str) -> None:
     """One worker: uvicorn serving serve.app:create_app on connections the parent passes in."""
+    global _channel
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config("serve.app:create_app", factory=True, log_level=log_level, access_log=False)
+    from .app import create_app  # settings from the environment, as the parent checked them
+
+    app = create_app()
+    config = uvicorn.Config(app, log_level=log_level, access_log=False)
     server = uvicorn.Server(config)
+    _channel = channel
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(_serve(server, channel))
+        runner.run(_serve(server, channel, app))
 
 
-async def _serve(server: uvicorn.Server, channel: socket.socket) -> None:
-    taking = asyncio.create_task(_take_connections(server, channel))
+async def _serve(server: uvicorn.Server, channel: socket.socket, app: Any) -> None:
+    taking = asyncio.create_task(_take_connections(server, channel, app))
     try:
         await server.serve(sockets=[])  # no listening socket of its own: connections come from the parent
     finally:
@@ -216,7 +250,7 @@ async def _serve(server: uvicorn.Server, channel: socket.socket) -> None:
         channel.close()
 
 
-async def _take_connections(server: uvicorn.Server, channel: socket.socket) -> None:
+async def _take_connections(server: uvicorn.Server, channel: socket.socket, app: Any) -> None:
     while not server.started:
         if server.should_exit:
             return
@@ -240,6 +274,8 @@ async def _take_connections(server: uvicorn.Server, channel: socket.socket) -> N
             for fd in fds:
                 conn = socket.socket(fileno=fd)
                 loop.create_task(loop.connect_accepted_socket(protocol, conn, ssl=config.ssl))
+            if data == RELOAD:
+                loop.run_in_executor(None, _reload_for_peer, app)
             if not data:  # the parent is gone: finish what is in flight and exit
                 loop.remove_reader(channel.fileno())
                 server.should_exit = True
@@ -247,3 +283,15 @@ async def _take_connections(server: uvicorn.Server, channel: socket.socket) -> N
 
     loop.add_reader(channel.fileno(), receive)
     channel.send(READY)
+
+
+def _reload_for_peer(app: Any) -> None:
+    from model.artifact import ArtifactError
+    from model.policy import PolicyError
+
+    from .routes_admin import reload_state
+
+    # reload_state logs and counts the outcome; on failure this worker keeps its model, as the one that was
+    # asked would have.
+    with contextlib.suppress(ArtifactError, PolicyError):
+        reload_state(app.state)

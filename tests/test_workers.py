@@ -4,7 +4,9 @@ Real processes throughout: the parent, its spawned workers, loopback sockets; th
 holds are read from the kernel (psutil), not from anything the server reports about itself.
 """
 
+import json
 import os
+import shutil
 import signal
 import socket
 import time
@@ -13,6 +15,8 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+
+from model.artifact import METADATA_FILE, point_current
 
 from .live import Live, spawn, wait_ready
 
@@ -56,9 +60,45 @@ def keepalive_burst(live: Live, n: int) -> list[socket.socket]:
     return socks
 
 
+def start_workers(model_dir: Path, tmp_path: Path) -> Live:
+    return start_workers_on(model_dir, tmp_path, None)
+
+
+def start_workers_on(model_dir: Path, tmp_path: Path, port: int | None) -> Live:
+    env = {"MODERATION_LOG_LEVEL": "info"}
+    return spawn(model_dir, tmp_path, env=env, port=port, args=("--workers", str(WORKERS)))
+
+
+def add_version(models: Path, source: Path, version: str) -> None:
+    """models/<version>: a copy of `source` under another version name, and models/current pointing at it."""
+    shutil.copytree(source.resolve(), models / version)
+    meta = json.loads((models / version / METADATA_FILE).read_text())
+    meta["version"] = version  # the sha256 check covers model.joblib only
+    (models / version / METADATA_FILE).write_text(json.dumps(meta))
+    point_current(models, version)
+
+
+def versions_seen(live: Live, connections: int) -> list[str]:
+    """The model version each of `connections` keep-alive connections (opened together) is served."""
+    socks = [socket.create_connection(("127.0.0.1", live.port), timeout=30) for _ in range(connections)]
+    try:
+        for s in socks:
+            s.sendall(b"GET /v1/model HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        seen = []
+        for s in socks:
+            body = b""
+            while chunk := s.recv(65536):
+                body += chunk
+            seen.append(json.loads(body.split(b"\r\n\r\n", 1)[1])["version"])
+        return seen
+    finally:
+        for s in socks:
+            s.close()
+
+
 @pytest.fixture()
 def live(tiny_model_dir: Path, tmp_path: Path):
-    server = spawn(tiny_model_dir, tmp_path, env={"MODERATION_LOG_LEVEL": "info"}, args=("--workers", str(WORKERS)))
+    server = start_workers(tiny_model_dir, tmp_path)
     try:
         wait_ready(server)
         wait_for(lambda: ready_lines(server) >= WORKERS, "every worker to be ready", server)
@@ -111,3 +151,32 @@ def test_workers_exit_when_the_parent_is_killed(live: Live):
     live.proc.wait(timeout=15)
     gone, alive = psutil.wait_procs(workers, timeout=60)
     assert not alive, f"orphaned workers: {alive}"
+
+
+def test_a_reload_reaches_every_worker(tiny_model_dir: Path, tmp_path: Path):
+    models = tmp_path / "models"
+    models.mkdir()
+    add_version(models, tiny_model_dir, "v1")
+    live = start_workers(models / "current", tmp_path)
+    try:
+        wait_ready(live)
+        wait_for(lambda: ready_lines(live) >= WORKERS, "every worker to be ready", live)
+        assert versions_seen(live, 4) == ["v1"] * 4  # 2 connections on each worker
+        add_version(models, tiny_model_dir, "v2")
+        r = httpx.post(f"{live.url}/v1/admin/reload", timeout=60)  # reaches one worker
+        assert r.status_code == 200 and r.json()["model_version"] == "v2", r.text
+        # The other worker reloads when the parent passes the word on.
+        wait_for(lambda: versions_seen(live, 4) == ["v2"] * 4, "every worker to serve v2", live, timeout=60)
+        assert live.log().count("reloaded: model v2 (was v1)") == WORKERS
+    finally:
+        live.stop()
+
+
+def test_a_taken_port_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        live = start_workers_on(tiny_model_dir, tmp_path, port)
+        assert live.proc.wait(timeout=120) == 1
+    assert f"cannot start, cannot listen on 127.0.0.1:{port}" in live.log()
