@@ -55,6 +55,9 @@ class _Worker:
 def run(host: str, port: int, workers: int, log_level: str) -> int:
     """Serve serve.app:create_app (settings from the environment) with `workers` processes. Returns the exit
     code: 0 after SIGTERM/SIGINT, 1 when a worker could not start."""
+    if not hasattr(socket, "send_fds"):  # passing connections between processes needs Unix sockets
+        print("error: --workers needs Linux or another Unix; elsewhere run one worker per port", file=sys.stderr)
+        return 1
     try:
         listener = socket.create_server((host, port), backlog=2048)
     except OSError as e:  # port taken, address not on this machine, a privileged port
