@@ -108,6 +108,14 @@ def test_bad_article_is_422_naming_the_field(api: TestClient, body: dict, field:
     assert any(loc[-1] == field for loc in error_locs(response))
 
 
+def test_the_schema_says_a_title_needs_a_visible_character(api: TestClient) -> None:
+    # A whitespace-only title is refused (above); the OpenAPI schema says so, so clients and fuzzers know.
+    schema = api.get("/openapi.json").json()["components"]["schemas"]["ArticlePut"]
+    assert schema["properties"]["title"]["pattern"] == r"\S"
+    response = api.put("/v1/articles/a1", json={"title": "\n"})
+    assert response.status_code == 422 and "non-whitespace" in response.text
+
+
 def test_over_long_article_id_is_422(api: TestClient) -> None:
     response = api.put("/v1/articles/" + "x" * 257, json=ARTICLE)
     assert response.status_code == 422
