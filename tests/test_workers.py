@@ -60,6 +60,17 @@ def keepalive_burst(live: Live, n: int) -> list[socket.socket]:
     return socks
 
 
+def split_of_a_burst(live: Live, n: int) -> list[int]:
+    """Open n keep-alive connections at once; how many each worker holds, smallest first."""
+    socks = keepalive_burst(live, n)
+    try:
+        counts = wait_for(lambda: (c := established_per_worker(live)) and sum(c.values()) == n and c, f"{n}", live)
+        return sorted(counts.values())
+    finally:
+        for s in socks:
+            s.close()
+
+
 def start_workers(model_dir: Path, tmp_path: Path) -> Live:
     return start_workers_on(model_dir, tmp_path, None)
 
@@ -109,13 +120,7 @@ def live(tiny_model_dir: Path, tmp_path: Path):
 
 def test_a_burst_of_keepalive_connections_is_shared_evenly(live: Live):
     # uvicorn --workers put all 8 of these on one worker (its workers race to accept); here 4 and 4.
-    socks = keepalive_burst(live, 8)
-    try:
-        counts = wait_for(lambda: (c := established_per_worker(live)) and sum(c.values()) == 8 and c, "8", live)
-        assert sorted(counts.values()) == [4, 4], counts
-    finally:
-        for s in socks:
-            s.close()
+    assert split_of_a_burst(live, 8) == [4, 4]
 
 
 def test_a_killed_worker_is_replaced_and_serving_goes_on(live: Live):
@@ -128,13 +133,7 @@ def test_a_killed_worker_is_replaced_and_serving_goes_on(live: Live):
     pids = {p.pid for p in workers_of(live)}
     assert len(pids) == WORKERS and victim.pid not in pids and survivor.pid in pids
     assert "exited with -9: starting it again" in live.log()
-    socks = keepalive_burst(live, 4)  # and the replacement takes its share
-    try:
-        counts = wait_for(lambda: (c := established_per_worker(live)) and sum(c.values()) == 4 and c, "4", live)
-        assert sorted(counts.values()) == [2, 2], counts
-    finally:
-        for s in socks:
-            s.close()
+    assert split_of_a_burst(live, 4) == [2, 2]  # the replacement takes its share
 
 
 def test_sigterm_stops_the_workers_too(live: Live):
