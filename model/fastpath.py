@@ -19,9 +19,9 @@ from sklearn.preprocessing import StandardScaler
 
 def tfidf_transform(vectorizer: TfidfVectorizer, docs: list[str]) -> sp.csr_matrix:
     """vectorizer.transform(docs): counts, then sublinear tf, idf and row norm as the fitted vectorizer says."""
-    counts = CountVectorizer.transform(vectorizer, docs)  # the counting itself, as TfidfVectorizer does it
     if vectorizer.norm not in (None, "l2"):
         return vectorizer.transform(docs)  # not used by our blocks; keep sklearn's exact behaviour
+    counts = CountVectorizer.transform(vectorizer, docs)  # the counting itself, as TfidfVectorizer does it
     X = counts.astype(vectorizer.dtype, copy=False)
     if vectorizer.sublinear_tf:
         np.log(X.data, X.data)

@@ -12,6 +12,7 @@ from model.policy import PolicyError, load_policy
 
 from .auth import AdminScope
 from .schemas import ErrorResponse
+from .warm import settle_heap
 from .workers import announce_reload
 
 log = logging.getLogger("serve.admin")
@@ -63,6 +64,7 @@ def reload_state(state: Any) -> dict[str, Any]:
         log.error("reload failed, still serving %s: %s", old.version if old else None, e)
         raise
     state.policy = policy
+    settle_heap()
     state.metrics.set_model(loaded.version, loaded.name)
     state.metrics.reloads.labels(outcome="ok").inc()
     log.info("reloaded: model %s (was %s), policy %s", loaded.version, old.version if old else None, policy.version)

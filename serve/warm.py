@@ -51,5 +51,4 @@ class WarmModelHolder(ModelHolder):
             loaded = load_model(self.model_dir)
             warm_up(loaded)
             self._current = loaded  # one reference assignment: requests in flight keep the old model
-        settle_heap()
-        return loaded
+            return loaded

@@ -62,7 +62,7 @@ def test_writers_in_one_process_queue_instead_of_failing(tmp_path: Path, monkeyp
 
 
 def test_worker_processes_queue_on_the_lock_file_instead_of_failing(tmp_path: Path) -> None:
-    # The same across processes (uvicorn --workers N): they queue on <database>-writelock, so with no busy
+    # The same across processes (python -m serve --workers N): they queue on <database>-writelock, so with no busy
     # timeout at all, two processes writing flat out still never meet SQLite's lock.
     url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
     Store(url).close()
