@@ -159,6 +159,12 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         """Whether some feature reads the comment's article (it still predicts without one)."""
         return any(name in ARTICLE_BLOCKS for name in self.features)
 
+    @property
+    def embedding_threads(self) -> int:
+        """Threads that embed text in this process when this model scores; 0 when no block embeds."""
+        self._check_fitted()
+        return self.embedder_.threads if any(getattr(b, "needs_embedder", False) for b in self.blocks_) else 0
+
     # -- prediction ------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "linear_"):

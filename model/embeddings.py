@@ -320,6 +320,11 @@ class Embedder:
         return {**self.config.as_dict(), "name": name, "sha256": runtime.sha256, "runtime_used": runtime.name}
 
     @property
+    def threads(self) -> int:
+        """Threads that embed in this process (set_threads, else the config's num_threads, else the default)."""
+        return self.config.threads()
+
+    @property
     def runtime(self) -> str:
         """Which runtime embeds in this process: "onnxruntime" or "torch"."""
         return _load(self.config).name

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import HTTPException
+from starlette.concurrency import run_in_threadpool
 
 from model.artifact import LoadedModel
 from model.inputs import Comment
@@ -137,11 +138,19 @@ def _score(key: tuple[Any, bool], comments: list[Comment]) -> list[tuple[Any, An
 
 # One model call at a time per worker process, over all requests waiting for it (serve/batcher.py).
 _BATCHER = Batcher(_score)
+# Requests of up to this many comments are scored on the event loop (predict_async): at most ~100 ms of the
+# loop for eight long comments, ~35 ms for eight typical ones.
+INLINE_MAX_COMMENTS = 8
 
 
 def moderate(services: Services, items: list[Item], site_id: str | None, explain: bool) -> list[Outcome]:
+    rows = _BATCHER.score((services.loaded.estimator, explain), [it.comment for it in items])
+    return decide(services, items, rows, site_id)
+
+
+def decide(services: Services, items: list[Item], rows: list[Any], site_id: str | None) -> list[Outcome]:
+    """From the model's rows (_score) to recorded decisions: copy-paste memory, policy, audit. Does I/O."""
     loaded, settings = services.loaded, services.settings
-    rows = _BATCHER.score((loaded.estimator, explain), [it.comment for it in items])
     proba = [r[0] for r in rows]
     relevances = [r[1] for r in rows]
     explanations = [r[2] for r in rows]
@@ -202,8 +211,41 @@ def record(services: Services, outcomes: list[Outcome], site_id: str | None, fin
 
 
 def predict(services: Services, request: PredictRequest) -> PredictResponse:
+    """The whole request on the calling thread (a worker thread: it blocks on the model and the database)."""
     items = build_items(request, services)
-    outcomes = moderate(services, items, request.site_id, request.explain)
+    return respond(services, request, moderate(services, items, request.site_id, request.explain))
+
+
+def scores_inline(services: Services, request: PredictRequest) -> bool:
+    """Whether predict_async scores this request on the event loop rather than through the Batcher."""
+    if len(request.comments) > INLINE_MAX_COMMENTS:
+        return False
+    return int(getattr(services.loaded.estimator, "embedding_threads", 0)) <= 1
+
+
+async def predict_async(services: Services, request: PredictRequest) -> PredictResponse:
+    """The predict endpoint: small requests scored on the event loop, larger ones as `predict` in a thread.
+
+    Why: with one embedding thread per process (the README's `--workers` setup) the Batcher's joint calls
+    made every request of a burst wait for the whole batch, and each request crossed to a worker thread and
+    back. Scored inline, a request waits only for those ahead of it: on 2 workers at concurrency 8,
+    bench/load.py measured p99 45-49 ms against 51-59 (side by side, bench/results/inline-before-after.md).
+    With several embedding threads the Batcher stays, since it is what spreads a burst of single comments
+    over them. Only the model runs on the loop; database reads and writes (stored articles, the copy-paste
+    memory, the audit) still run in a thread, so a slow or unreachable database never stalls the loop.
+    """
+    if not scores_inline(services, request):
+        return await run_in_threadpool(predict, services, request)
+    if any(c.article is None and (c.article_id or request.article_id) for c in request.comments):
+        items = await run_in_threadpool(build_items, request, services)  # stored articles: a database read
+    else:
+        items = build_items(request, services)
+    rows = _score((services.loaded.estimator, request.explain), [it.comment for it in items])
+    outcomes = await run_in_threadpool(decide, services, items, rows, request.site_id)
+    return respond(services, request, outcomes)
+
+
+def respond(services: Services, request: PredictRequest, outcomes: list[Outcome]) -> PredictResponse:
     policy = services.policy.for_site(request.site_id)
     results = [
         PredictResult(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from model.artifact import LoadedModel
 
 from .auth import PredictScope
-from .predict import Services, predict
+from .predict import Services, predict_async
 from .schemas import ErrorResponse, PredictRequest, PredictResponse
 from .state import ModelHolder
 
@@ -83,6 +83,6 @@ def model_info(loaded: ModelDep, _: PredictScope) -> dict[str, Any]:
 
 
 @router.post("/v1/predict", tags=["predict"], responses=_ERRORS)
-def predict_route(body: PredictRequest, services: ServicesDep, _: PredictScope) -> PredictResponse:
+async def predict_route(body: PredictRequest, services: ServicesDep, _: PredictScope) -> PredictResponse:
     """Label and decide 1 to 256 comments; results come back in input order."""
-    return predict(services, body)
+    return await predict_async(services, body)

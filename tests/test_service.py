@@ -265,3 +265,73 @@ def test_feature_names_read_as_phrases(feature, phrase):
     from serve.explain import readable
 
     assert readable(feature, ["you", "idiot", "call", "me"], {"links": 0.0, "phones": 1.0}) == phrase
+
+
+def _services(client):
+    from types import SimpleNamespace
+
+    from serve.routes import services_for
+
+    return services_for(SimpleNamespace(app=client.app), client.app.state.holder.current)
+
+
+def test_inline_and_batched_requests_get_the_same_answers(tmp_path, tiny_relevance_model):
+    """Up to INLINE_MAX_COMMENTS comments are scored on the event loop, more through the Batcher on a thread
+    (serve/predict.py): either way a comment gets the same scores, action, signals, explanation and audit."""
+    from model.embeddings import set_threads
+    from serve.predict import INLINE_MAX_COMMENTS
+
+    model_dir, loaded = tiny_relevance_model
+    article = {"title": "Council votes to close Elm Street library on Sundays", "body": "The council voted 5-2."}
+    texts = [
+        "you absolute idiot",
+        "Great post, thanks for sharing!",
+        "When does the Sunday closure of the Elm Street library start?",
+        "CALL +1 (888) 555-0143 for printer support",
+        "The 5-2 vote ignores the students who use the library on Sundays.",
+    ] * 2
+    assert len(texts) > INLINE_MAX_COMMENTS
+    set_threads(1)  # the README's --workers setup; a machine with more cores would default to more
+    try:
+        _compare_paths(tmp_path, loaded, model_dir, article, texts)
+    finally:
+        set_threads(0)
+
+
+def _compare_paths(tmp_path, loaded, model_dir, article, texts):
+    from serve.predict import scores_inline
+    from serve.schemas import PredictRequest
+
+    with service(tmp_path, loaded, model_dir) as svc:
+        whole = [{"id": f"w{i}", "text": t} for i, t in enumerate(texts)]
+        one = [{"id": f"o{i}", "text": t} for i, t in enumerate(texts)]
+        services = _services(svc)
+        assert not scores_inline(services, PredictRequest.model_validate({"comments": whole, "article": article}))
+        assert scores_inline(services, PredictRequest.model_validate({"comments": one[:1], "article": article}))
+        # Separate sites: copy-paste memory must not make the second pass differ from the first.
+        batched = predict(svc, *whole, article=article, explain=True, site_id="a")["results"]
+        inline = [predict(svc, c, article=article, explain=True, site_id="b")["results"][0] for c in one]
+        for b, i in zip(batched, inline, strict=True):
+            assert {k: v for k, v in b.items() if k != "id"} == {k: v for k, v in i.items() if k != "id"}
+        for k in range(len(texts)):
+            assert svc.get(f"/v1/audit/o{k}").json()["entries"][0]["scores"] == inline[k]["scores"]
+
+
+def test_with_several_embedding_threads_every_request_goes_through_the_batcher(tmp_path, tiny_relevance_model):
+    """Inline scoring would put a burst of single comments on one thread; the Batcher spreads it over all."""
+    from model.embeddings import set_threads
+    from serve.predict import scores_inline
+    from serve.schemas import PredictRequest
+
+    model_dir, loaded = tiny_relevance_model
+    one = PredictRequest.model_validate({"comments": [{"text": "When does the library close?"}]})
+    with service(tmp_path, loaded, model_dir) as svc:
+        services = _services(svc)
+        assert loaded.estimator.embedding_threads == 1 or not scores_inline(services, one)
+        set_threads(2)
+        try:
+            assert loaded.estimator.embedding_threads == 2
+            assert not scores_inline(services, one)
+            assert predict(svc, {"text": "When does the library close?"})["results"][0]["label"]
+        finally:
+            set_threads(0)
