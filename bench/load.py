@@ -109,9 +109,7 @@ def payloads(n: int, batch: int, tag: str, seed: int = 0, first: int = 0) -> lis
         picked = rng.sample(comments, batch)
         # A batch is a page of comments under one article, as a site would send it.
         article = articles.get(picked[0]["article_id"], {"title": "", "body": ""})
-        items = [
-            {"id": f"{tag}-{i}-{j}", "text": f"{c['text']} {first + i * batch + j}"} for j, c in enumerate(picked)
-        ]
+        items = [{"id": f"{tag}-{i}-{j}", "text": f"{c['text']} {first + i * batch + j}"} for j, c in enumerate(picked)]
         bodies.append(json.dumps({"comments": items, "article": article}).encode())
     return bodies
 
