@@ -100,6 +100,11 @@ class StorageDown:
     """Sentinel: the lookup failed, as opposed to finding nothing."""
 
 
+def reads_stored_articles(request: PredictRequest) -> bool:
+    """Whether build_items will look an article up in the Store (an `article_id` with no inline article)."""
+    return any(c.article is None and (c.article_id or request.article_id) for c in request.comments)
+
+
 def build_items(request: PredictRequest, services: Services) -> list[Item]:
     """Resolve `article_id`s through the Store; an unknown id is a 422 naming the field."""
     cache: dict[str, Any] = {}
@@ -227,17 +232,17 @@ async def predict_async(services: Services, request: PredictRequest) -> PredictR
     """The predict endpoint: small requests scored on the event loop, larger ones as `predict` in a thread.
 
     Why: with one embedding thread per process (the README's `--workers` setup) the Batcher's joint calls
-    made every request of a burst wait for the whole batch, and each request crossed to a worker thread and
-    back. Scored inline, a request waits only for those ahead of it: on 2 workers at concurrency 8,
-    bench/load.py measured p99 45-49 ms against 51-59 (side by side, bench/results/inline-before-after.md).
+    made every request of a burst wait for the whole batch. Scored inline, a request waits only for those
+    ahead of it: on 2 workers at concurrency 8, bench/load.py measured p99 48-50 ms against 51-55 (side by
+    side, bench/results/inline-before-after.md).
     With several embedding threads the Batcher stays, since it is what spreads a burst of single comments
     over them. Only the model runs on the loop; database reads and writes (stored articles, the copy-paste
     memory, the audit) still run in a thread, so a slow or unreachable database never stalls the loop.
     """
     if not scores_inline(services, request):
         return await run_in_threadpool(predict, services, request)
-    if any(c.article is None and (c.article_id or request.article_id) for c in request.comments):
-        items = await run_in_threadpool(build_items, request, services)  # stored articles: a database read
+    if reads_stored_articles(request):
+        items = await run_in_threadpool(build_items, request, services)
     else:
         items = build_items(request, services)
     rows = _score((services.loaded.estimator, request.explain), [it.comment for it in items])

@@ -335,3 +335,21 @@ def test_with_several_embedding_threads_every_request_goes_through_the_batcher(t
             assert predict(svc, {"text": "When does the library close?"})["results"][0]["label"]
         finally:
             set_threads(0)
+
+
+@pytest.mark.parametrize(
+    ("body", "reads"),
+    [
+        ({"comments": [{"text": "a"}]}, False),
+        ({"comments": [{"text": "a"}], "article": {"title": "t", "body": "b"}}, False),
+        ({"comments": [{"text": "a"}], "article_id": "art-1"}, True),
+        ({"comments": [{"text": "a", "article": {"title": "t", "body": "b"}}], "article_id": "art-1"}, False),
+        ({"comments": [{"text": "a"}, {"text": "b", "article_id": "art-2"}]}, True),
+    ],
+)
+def test_requests_that_read_stored_articles_are_recognised(body, reads):
+    """predict_async reads stored articles on a thread, never on the event loop: the check must not miss one."""
+    from serve.predict import reads_stored_articles
+    from serve.schemas import PredictRequest
+
+    assert reads_stored_articles(PredictRequest.model_validate(body)) is reads
