@@ -12,7 +12,7 @@
 2. A user retraining on their own data with the default model's text features (word + char n-grams, signals,
    word lists, embedding) and a logistic regression whose regularisation is chosen by 5-fold cross-validation
    on the training data alone (log loss): OLID official train -> test macro-F1, TubeSpam stratified 5-fold F1
-   (spam class; the choice of C is made inside each outer fold).
+   (spam class; the choice of C is made inside each outer fold; mean over CV_SHUFFLES shuffles of the folds).
 
 Every fit here skips temperature calibration (calibration_folds=0), a fifth of the cost: it rescales
 logits, which barely moves a per-label ranking. Large sets are capped (seeded) where noted in the output.
@@ -23,6 +23,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ TARGETS = {
 USER_FEATURES = ("word", "char", "signals", "lexicon", "embedding")
 # Regularisation strengths the retraining picks from, by cross-validated log loss on its training data.
 USER_CS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+CV_SHUFFLES = 5  # TubeSpam's 5-fold cross-validation is repeated with this many shuffles
 EVAL_CAP = 5000  # Davidson has 24.8k tweets; 5k seeded rows give AUCs within about +-0.01
 
 
@@ -151,17 +153,24 @@ def user_retraining(public: list[PublicSet], embedder: Embedder, quick: bool) ->
     pred, olid_c = binary_fit_predict(olid_train, olid_test.texts, embedder)
     olid_f1 = float(f1_score(olid_test.labels, pred, average="macro"))
     spam = by_name["youtube_spam/spam/all"]
-    log(f"user retraining: TubeSpam stratified 5-fold ({len(spam.texts)} de-duplicated comments)...")
     y = np.array(spam.labels)
-    pred = np.zeros_like(y)
-    spam_cs = []
-    for tr, te in StratifiedKFold(5, shuffle=True, random_state=0).split(spam.texts, y):
-        fold = PublicSet("youtube_spam", "spam", "train", [spam.texts[i] for i in tr], list(y[tr]))
-        pred[te], c = binary_fit_predict(fold, [spam.texts[i] for i in te], embedder)
-        spam_cs.append(c)
+    # The F1 of one 5-fold split moves by about 0.005 with the shuffle (0.957-0.962 for one model), as much
+    # as the target's margin over the published baseline: the figure is the mean over several shuffles.
+    f1s, spam_cs = [], []
+    for seed in range(1 if quick else CV_SHUFFLES):
+        log(
+            f"user retraining: TubeSpam stratified 5-fold, shuffle {seed} ({len(spam.texts)} de-duplicated comments)..."
+        )
+        pred = np.zeros_like(y)
+        for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(spam.texts, y):
+            fold = PublicSet("youtube_spam", "spam", "train", [spam.texts[i] for i in tr], list(y[tr]))
+            pred[te], c = binary_fit_predict(fold, [spam.texts[i] for i in te], embedder)
+            spam_cs.append(c)
+        f1s.append(round(float(f1_score(y, pred)), 4))
     return {
         "olid_train_to_test_macro_f1": round(olid_f1, 4),
-        "tubespam_5fold_f1_spam": round(float(f1_score(y, pred)), 4),
+        "tubespam_5fold_f1_spam": round(float(np.mean(f1s)), 4),
+        "tubespam_5fold_f1_spam_by_shuffle": f1s,
         "features": list(USER_FEATURES),
         "C_chosen": {"olid": olid_c, "tubespam_folds": spam_cs},
         "targets": {"olid_train_to_test_macro_f1": 0.80, "tubespam_5fold_f1_spam": 0.96},
@@ -197,16 +206,19 @@ def markdown(result: dict[str, Any]) -> str:
     user = result.get("user_retraining")
     if not user:
         return "\n".join(lines) + "\n"
+    by_shuffle = user.get("tubespam_5fold_f1_spam_by_shuffle", [user["tubespam_5fold_f1_spam"]])
     lines += [
         "",
         "## A user retraining on their own data (features: " + ", ".join(user["features"]) + ")",
         "",
         f"- OLID official train -> test macro-F1: **{user['olid_train_to_test_macro_f1']:.3f}** "
         "(target >= 0.80; OffensEval 2019 winner, fine-tuned BERT: 0.829)",
-        f"- TubeSpam stratified 5-fold F1 (spam): **{user['tubespam_5fold_f1_spam']:.3f}** "
-        "(target >= 0.96; published TF-IDF + linear SVM: about 0.95)",
+        f"- TubeSpam stratified 5-fold F1 (spam), mean over {len(by_shuffle)} shuffles: "
+        f"**{user['tubespam_5fold_f1_spam']:.3f}** (each: {', '.join(f'{f:.3f}' for f in by_shuffle)}; "
+        "target >= 0.96; published TF-IDF + linear SVM: about 0.95)",
         f"- Regularisation C chosen by 5-fold CV on the training data (log loss): OLID {user['C_chosen']['olid']}, "
-        f"TubeSpam folds {user['C_chosen']['tubespam_folds']}",
+        "TubeSpam folds "
+        + ", ".join(f"{c} in {n}" for c, n in sorted(Counter(user["C_chosen"]["tubespam_folds"]).items())),
         "",
     ]
     return "\n".join(lines)
@@ -228,7 +240,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     public = load_public(args.public)
     # The model's precision; one cache for every fit in this run: each text embedded once.
-    embedder = Embedder(EmbedderConfig(precision=args.train_config.embedding_precision), cache_size=200_000)
+    embedder = Embedder(
+        EmbedderConfig(
+            precision=args.train_config.embedding_precision,
+            max_length=args.train_config.embedding_max_length,
+            truncation=args.train_config.embedding_truncation,
+        ),
+        cache_size=200_000,
+    )
     command = " ".join(["python bench/quality.py", *(argv if argv is not None else sys.argv[1:])])
     result: dict[str, Any] = {
         "command": command,

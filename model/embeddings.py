@@ -31,6 +31,8 @@ WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")
 # Opt-out value for `sha256` on a user's own folder; spelled out so nobody skips the check by accident.
 UNVERIFIED = "unverified"
 # Comments are short; 128 word pieces cover ~95% of them in full and halve the cost of 256 on long ones.
+# Kept as the class default because models saved before the setting existed were trained at 128; new training
+# runs ask for 64 word pieces, head and tail (training/config.py).
 DEFAULT_MAX_LENGTH = 128
 # Texts are sorted by length and cut into batches of this size, each padded to its own longest text. 16
 # keeps that padding small: on 2 quiet cores, 512 corpus comments ran at 154 texts/s with 16 and 110
@@ -38,6 +40,11 @@ DEFAULT_MAX_LENGTH = 128
 DEFAULT_BATCH_SIZE = 16
 # "auto": ONNX Runtime when it is installed and its export matches torch (model/onnx_runtime.py), else torch.
 RUNTIMES = ("auto", "onnx", "torch")
+# What the encoder reads of a text longer than max_length: its first word pieces ("head"), or its first
+# and last halves ("head_tail"), where long spam tends to put its call to action and an argument its
+# conclusion. At 64 word pieces head_tail kept every zero-shot AUC within 0.006 of "head" at 128, where
+# "head" at 64 lost up to 0.009 (TubeSpam); a quarter of the tail gave no better (bench/results/truncation.md).
+TRUNCATIONS = ("head", "head_tail")
 # Texts remembered per process: repeated article texts (one per comment) are embedded once.
 CACHE_SIZE = 50_000
 
@@ -77,6 +84,11 @@ class EmbedderConfig:
         one precision; int8 runs on ONNX Runtime only. The class default stays "fp32" because models saved
         before the field existed were trained on fp32 vectors; new training runs ask for int8
         (training/config.py).
+    max_length, truncation: word pieces the encoder reads of one text, and which ("head": the first ones;
+        "head_tail": the first and last halves). See DEFAULT_MAX_LENGTH and TRUNCATIONS.
+    document_max_length: word pieces read, from the start, of a text embedded as a document (`embed(...,
+        document=True)`: an article that comments are compared with). Documents are few and remembered, so
+        reading more of them costs the service nothing per comment; comments are cut shorter for speed.
     """
 
     path: str = ""
@@ -86,12 +98,18 @@ class EmbedderConfig:
     num_threads: int = 0
     runtime: str = "auto"
     precision: str = "fp32"
+    # Models saved before this field existed unpickle without it and read the class default: "head", as trained.
+    truncation: str = "head"
+    # Models saved before this field existed embedded articles like comments: 128 word pieces from the start.
+    document_max_length: int = DEFAULT_MAX_LENGTH
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
             raise EmbeddingError(f"embedding runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
         if self.precision not in PRECISIONS:
             raise EmbeddingError(f"embedding precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if self.truncation not in TRUNCATIONS:
+            raise EmbeddingError(f"embedding truncation {self.truncation!r} is not one of {', '.join(TRUNCATIONS)}")
 
     def resolved_runtime(self) -> str:
         """The runtime to use: $COMMENT_MODERATION_RUNTIME (an operator's override) wins over the config."""
@@ -163,25 +181,39 @@ class Tokenizer:
     with the ONNX runtime a serving process then never loads torch (faster start, ~200 MB less memory).
     """
 
-    def __init__(self, folder: Path, max_length: int) -> None:
+    def __init__(self, folder: Path, max_length: int, truncation: str = "head") -> None:
         from tokenizers import Tokenizer as FastTokenizer
 
         path = folder / "tokenizer.json"
         if not path.is_file():
             raise EmbeddingError(f"no tokenizer.json in {folder}; a sentence-transformers folder needs one")
         self._tok = FastTokenizer.from_file(str(path))
-        self._tok.enable_truncation(max_length)
+        self.max_length = max_length
+        self.head_tail = truncation == "head_tail"
+        if self.head_tail:
+            self._tok.no_truncation()  # cut below, keeping both ends
+        else:
+            self._tok.enable_truncation(max_length)
         self._tok.no_padding()  # the file may ask for fixed-length padding; batches pad themselves below
 
+    def _ids(self, encoding: Any) -> tuple[list[int], list[int], list[int]]:
+        ids, mask, types = encoding.ids, encoding.attention_mask, encoding.type_ids
+        if self.head_tail and len(ids) > self.max_length:
+            # The first word pieces (with [CLS]) and the last ones (with [SEP]).
+            head = self.max_length // 2
+            tail = self.max_length - head
+            ids, mask, types = ([*v[:head], *v[-tail:]] for v in (ids, mask, types))
+        return ids, mask, types
+
     def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
-        encodings = self._tok.encode_batch(texts)
-        width = max(len(e.ids) for e in encodings)
+        rows = [self._ids(e) for e in self._tok.encode_batch(texts)]
+        width = max(len(ids) for ids, _, _ in rows)
         batch = {name: np.zeros((len(texts), width), dtype=np.int64) for name in INPUT_NAMES}
-        for row, e in enumerate(encodings):
-            n = len(e.ids)
-            batch["input_ids"][row, :n] = e.ids
-            batch["attention_mask"][row, :n] = e.attention_mask
-            batch["token_type_ids"][row, :n] = e.type_ids
+        for row, (ids, mask, types) in enumerate(rows):
+            n = len(ids)
+            batch["input_ids"][row, :n] = ids
+            batch["attention_mask"][row, :n] = mask
+            batch["token_type_ids"][row, :n] = types
         return batch
 
 
@@ -190,6 +222,7 @@ class Runtime:
     """A loaded encoder: tokenized batch (numpy) -> pooled, normalised vectors."""
 
     tokenizer: Any
+    document_tokenizer: Any
     encode: Callable[[dict[str, np.ndarray]], np.ndarray]
     dim: int
     sha256: str
@@ -249,7 +282,8 @@ def _load_once(config: EmbedderConfig) -> Runtime:
     _, found = verify_weights(config)
     path = config.folder()
     folder = str(path)
-    tokenizer = Tokenizer(path, config.max_length)
+    tokenizer = Tokenizer(path, config.max_length, config.truncation)
+    document_tokenizer = Tokenizer(path, config.document_max_length)
     dim = int(json.loads((path / "config.json").read_text(encoding="utf-8"))["hidden_size"])
     runtime = config.resolved_runtime()
     if config.precision == "int8" and runtime == "torch":
@@ -276,7 +310,9 @@ def _load_once(config: EmbedderConfig) -> Runtime:
             # slower (295 vs 259 texts/s): no padding, and a batch bought little on CPU anyway.
             max_batch = 1 if config.precision == "int8" else 1_000_000
             encode = partial(run_session, session)
-            return Runtime(tokenizer, encode, dim, found, "onnxruntime", config.threads(), max_batch)
+            return Runtime(
+                tokenizer, document_tokenizer, encode, dim, found, "onnxruntime", config.threads(), max_batch
+            )
         except OnnxUnavailable as e:
             if runtime == "onnx":
                 raise EmbeddingError(f"embedding runtime 'onnx' was asked for but cannot run: {e}") from e
@@ -285,7 +321,7 @@ def _load_once(config: EmbedderConfig) -> Runtime:
                 raise EmbeddingError(f"int8 embeddings need ONNX Runtime, which cannot run here: {e}") from e
             log.warning("ONNX Runtime not used for embeddings, falling back to torch: %s", e)
     encoder = _torch_encoder(folder, config.threads())
-    return Runtime(tokenizer, _torch_encode(encoder), dim, found, "torch")
+    return Runtime(tokenizer, document_tokenizer, _torch_encode(encoder), dim, found, "torch")
 
 
 class Embedder:
@@ -297,7 +333,8 @@ class Embedder:
         self._init_runtime()
 
     def _init_runtime(self) -> None:
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # Keyed by (document?, text): one text read as a comment and as a document gives two vectors.
+        self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     # Pickle the configuration only; weights and cache are rebuilt on first use after loading.
@@ -329,32 +366,34 @@ class Embedder:
         """Which runtime embeds in this process: "onnxruntime" or "torch"."""
         return _load(self.config).name
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], document: bool = False) -> np.ndarray:
+        """One vector per text; `document` reads up to config.document_max_length word pieces from the start."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            known = {t: self._cache[t] for t in set(texts) if t in self._cache}
+            known = {t: self._cache[(document, t)] for t in set(texts) if (document, t) in self._cache}
             for t in known:
-                self._cache.move_to_end(t)
+                self._cache.move_to_end((document, t))
         todo = list(dict.fromkeys(t for t in texts if t not in known))
-        fresh = dict(zip(todo, self._encode(todo), strict=True)) if todo else {}
+        fresh = dict(zip(todo, self._encode(todo, document), strict=True)) if todo else {}
         with self._lock:
             for t, v in fresh.items():
-                self._cache[t] = v
+                self._cache[(document, t)] = v
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         found = {**known, **fresh}
         return np.stack([found[t] for t in texts])
 
-    def _encode(self, texts: list[str]) -> list[np.ndarray]:
+    def _encode(self, texts: list[str], document: bool = False) -> list[np.ndarray]:
         runtime = _load(self.config)
+        tokenizer = runtime.document_tokenizer if document else runtime.tokenizer
         # Sort by length so each batch pads to similar lengths; results go back in input order.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         # With several workers, even a few texts are split so that every worker has a share.
         size = max(1, min(self.config.batch_size, runtime.max_batch, -(-len(texts) // runtime.workers)))
         chunks = [order[start : start + size] for start in range(0, len(order), size)]
         # Tokenised here, in the calling thread; only the encoder runs in the pool.
-        batches = [runtime.tokenizer([texts[i] for i in idx]) for idx in chunks]
+        batches = [tokenizer([texts[i] for i in idx]) for idx in chunks]
         if runtime.workers > 1 and len(batches) > 1:
             # One task per worker, each a share of the calls dealt round-robin (lengths stay balanced):
             # with int8's one text per call, a task per call cost more in hand-offs than a call.

@@ -3,7 +3,8 @@
 "Great article, thanks for sharing!" fits under any article and names nothing in it; a substantive comment
 is close in meaning to the article and reuses its specific terms (names, places, numbers). Features:
 
-    sim_article   cosine of the comment's embedding to the article's (title + body, first 128 word pieces)
+    sim_article   cosine of the comment's embedding to the article's (title + body, embedded as a document:
+                  its first 128 word pieces, however short the model cuts comments)
     sim_title     cosine of the comment's embedding to the title's
     shared_idf    share of the comment's content-word IDF mass that also occurs in the article
     shared_terms  log(1 + number of distinct specific words the comment shares with the article)
@@ -82,7 +83,9 @@ class Relevance:
     def texts_to_embed(self, comments: list[Comment], normalized: list[str]) -> list[str]:
         """What transform will embed (see model.features.transform_blocks, which embeds it ahead)."""
         has = [i for i, c in enumerate(comments) if c.has_article]
-        return [normalized[i] for i in has] + [t for i in has for t in (article_text(comments[i]), _title(comments[i]))]
+        # Articles and titles are embedded as documents (_raw), which embedding ahead does not do; they are
+        # few, and remembered after their first comment.
+        return [normalized[i] for i in has]
 
     def _fill(self, raw: np.ndarray) -> np.ndarray:
         filled = raw.copy()
@@ -96,8 +99,8 @@ class Relevance:
         if not has:
             return out
         texts = self.embedder.embed([normalized[i] for i in has])
-        articles = self.embedder.embed([article_text(comments[i]) for i in has])
-        titles = self.embedder.embed([_title(comments[i]) for i in has])
+        articles = self.embedder.embed([article_text(comments[i]) for i in has], document=True)
+        titles = self.embedder.embed([_title(comments[i]) for i in has], document=True)
         out[has, 0] = (texts * articles).sum(axis=1)
         out[has, 1] = (texts * titles).sum(axis=1)
         for i in has:

@@ -16,6 +16,7 @@ from model.embeddings import (
     Embedder,
     EmbedderConfig,
     EmbeddingError,
+    Tokenizer,
     _load_once,
     weights_file,
 )
@@ -110,6 +111,9 @@ def test_tiny_model_records_semantic_features_and_stays_small(tiny_model_dir: Pa
     assert meta["needs_article"] is True
     assert meta["embedding_model"]["sha256"] == BUNDLED_SHA256
     assert "MiniLM" in meta["embedding_model"]["name"]
+    # The artifact says how much of a comment its encoder reads, and serving reads the same.
+    assert (meta["embedding_model"]["max_length"], meta["embedding_model"]["truncation"]) == (64, "head_tail")
+    assert tiny_loaded.estimator.embedder.config.truncation == "head_tail"
     size = (tiny_model_dir / "model.joblib").stat().st_size
     assert size < 5_000_000, f"model.joblib is {size} bytes: the embedding weights must not be pickled into it"
 
@@ -167,3 +171,58 @@ def test_embedding_ahead_changes_no_feature_and_keeps_column_order(tiny_loaded) 
     one_by_one = [sp.csr_matrix(b.transform(comments, normalized)) for b in estimator.blocks_]
     np.testing.assert_allclose(ahead.matrix.toarray(), sp.hstack(one_by_one).toarray(), atol=1e-6)
     assert list(ahead.blocks) == [b.name for b in estimator.blocks_]
+
+
+LONG_START = " ".join(["The council's budget report lists every branch library and its Sunday visitors."] * 12)
+
+
+def test_head_tail_reads_both_ends_of_a_long_comment_and_all_of_a_short_one() -> None:
+    folder = EmbedderConfig().folder()
+    full, head, head_tail = Tokenizer(folder, 512), Tokenizer(folder, 16), Tokenizer(folder, 16, "head_tail")
+    text = LONG_START + " Call 555-0134 now for a free loan!"
+    ids = full([text])["input_ids"][0]
+    cut = head_tail([text])["input_ids"][0]
+    assert len(cut) == 16
+    assert list(cut[:8]) == list(ids[:8]), "the first half: [CLS] and the comment's first word pieces"
+    assert list(cut[8:]) == list(ids[-8:]), "the second half: the comment's last word pieces and [SEP]"
+    assert list(head([text])["input_ids"][0]) == list(ids[:15]) + [ids[-1]], "head: the first ones and [SEP]"
+    short = "Sunday hours matter."
+    assert (head_tail([short])["input_ids"] == full([short])["input_ids"]).all()
+
+
+def test_head_tail_embedding_sees_the_end_that_head_truncation_drops() -> None:
+    a, b = LONG_START + " Great article, thanks.", LONG_START + " Subscribe to my channel for crypto tips!!!"
+    head = Embedder(EmbedderConfig(precision="int8", max_length=32), cache_size=0).embed([a, b])
+    head_tail = Embedder(EmbedderConfig(precision="int8", max_length=32, truncation="head_tail"), cache_size=0).embed(
+        [a, b]
+    )
+    np.testing.assert_allclose(head[0], head[1], atol=1e-6)  # the endings are past the first 32 word pieces
+    assert float(head_tail[0] @ head_tail[1]) < 0.99
+
+
+def test_articles_are_read_further_than_comments_and_cached_apart() -> None:
+    config = EmbedderConfig(precision="int8", max_length=16, truncation="head_tail", document_max_length=128)
+    embedder = Embedder(config)
+    article = LONG_START  # about 200 word pieces
+    as_comment, as_document = embedder.embed([article]), embedder.embed([article], document=True)
+    assert float(as_comment[0] @ as_document[0]) < 0.99, "a document is not cut like a comment"
+    np.testing.assert_allclose(
+        as_document, Embedder(EmbedderConfig(precision="int8", max_length=128)).embed([article]), atol=1e-6
+    )
+    np.testing.assert_array_equal(embedder.embed([article]), as_comment)  # each remembered under its own key
+
+
+def test_truncation_settings_are_checked_and_old_models_keep_reading_the_head() -> None:
+    from training.config import TrainConfig
+
+    with pytest.raises(EmbeddingError, match="'middle' is not one of head, head_tail"):
+        EmbedderConfig(truncation="middle")
+    with pytest.raises(ValueError, match="embedding_truncation must be one of head, head_tail, found 'middle'"):
+        TrainConfig().updated({"embedding_truncation": "middle"})
+    with pytest.raises(ValueError, match="embedding_max_length must be between 8 and 512 word pieces.*found 1024"):
+        TrainConfig().updated({"embedding_max_length": 1024})
+    legacy = EmbedderConfig()
+    del legacy.__dict__["truncation"]  # what unpickling an artifact saved before the fields existed leaves
+    del legacy.__dict__["document_max_length"]
+    old = pickle.loads(pickle.dumps(legacy))
+    assert (old.max_length, old.truncation, old.document_max_length) == (128, "head", 128)

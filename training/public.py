@@ -244,7 +244,11 @@ def prepare_semantic(
     """
     embedder = Embedder(
         EmbedderConfig(
-            path=config.embedding_model, sha256=config.embedding_sha256, precision=config.embedding_precision
+            path=config.embedding_model,
+            sha256=config.embedding_sha256,
+            precision=config.embedding_precision,
+            max_length=config.embedding_max_length,
+            truncation=config.embedding_truncation,
         )
     )
     metadata: dict[str, Any] = {}
