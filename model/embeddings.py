@@ -42,7 +42,7 @@ DEFAULT_BATCH_SIZE = 16
 RUNTIMES = ("auto", "onnx", "torch")
 # What the encoder reads of a text longer than max_length: its first word pieces ("head"), or its first
 # and last halves ("head_tail"), where long spam tends to put its call to action and an argument its
-# conclusion. At 64 word pieces head_tail kept every zero-shot AUC within 0.006 of "head" at 128, where
+# conclusion. At 64 word pieces head_tail kept every zero-shot AUC within 0.007 of "head" at 128, where
 # "head" at 64 lost up to 0.009 (TubeSpam); a quarter of the tail gave no better (bench/results/truncation.md).
 TRUNCATIONS = ("head", "head_tail")
 # Texts remembered per process: repeated article texts (one per comment) are embedded once.
