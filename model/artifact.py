@@ -2,6 +2,8 @@
 
     models/<version>/model.joblib    the fitted CommentClassifier
     models/<version>/metadata.json   labels, version, config, metrics, library versions, sha256 of model.joblib
+    models/<version>/encoder/        only for a model trained with a fine-tuned encoder: its weights, whose
+                                     sha256 the pickled embedding config pins (so model.joblib vouches for them)
     models/current                   symlink to the newest complete version
 
 A version directory is written under a temporary name and renamed into place, and `current` is swapped
@@ -14,7 +16,7 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -25,6 +27,9 @@ import joblib
 from .labels import LABELS
 
 MODEL_FILE = "model.joblib"
+# A fine-tuned encoder's folder inside the version directory; the pickled embedding config names it by this
+# relative path, which load_model resolves against the directory the model is loaded from.
+ENCODER_DIR = "encoder"
 METADATA_FILE = "metadata.json"
 CURRENT = "current"
 FORMAT_VERSION = 1
@@ -73,8 +78,17 @@ def new_version() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def save_model(estimator: Any, models_dir: Path, metadata: dict[str, Any], version: str | None = None) -> Path:
-    """Write `estimator` and its metadata as models_dir/<version>, then point models_dir/current at it."""
+def save_model(
+    estimator: Any,
+    models_dir: Path,
+    metadata: dict[str, Any],
+    version: str | None = None,
+    files: dict[str, Path] | None = None,
+) -> Path:
+    """Write `estimator` and its metadata as models_dir/<version>, then point models_dir/current at it.
+
+    files: folders to copy into the version directory, by the relative name they get there (ENCODER_DIR).
+    """
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     version = version or new_version()
@@ -84,6 +98,8 @@ def save_model(estimator: Any, models_dir: Path, metadata: dict[str, Any], versi
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=models_dir))
     try:
         joblib.dump(estimator, tmp / MODEL_FILE)
+        for name, source in (files or {}).items():
+            shutil.copytree(source, tmp / name)
         meta = {
             "format_version": FORMAT_VERSION,
             "name": metadata.get("name", "comment-moderation"),
@@ -137,7 +153,38 @@ def load_model(path: Path) -> LoadedModel:
         estimator = joblib.load(model_file)
     except Exception as e:  # a truncated or foreign pickle can raise almost anything
         raise ArtifactError(f"{model_file} could not be unpickled ({type(e).__name__}: {e}); retrain it") from e
+    _bind_encoder(estimator, path.resolve())
     return LoadedModel(estimator=estimator, metadata=meta, path=path.resolve())
+
+
+def _bind_encoder(estimator: Any, path: Path) -> None:
+    """Point an embedder that names its weights relative to the artifact (ENCODER_DIR) at this directory.
+
+    The blocks that embed share the one embedder object (pickle keeps shared references shared), so
+    rebinding it rebinds them all. The weights are still checked against the pinned sha256 on first use.
+    """
+    embedder = getattr(estimator, "embedder_", None)
+    config = getattr(embedder, "config", None)
+    if config is None or not config.path or Path(config.path).is_absolute():
+        return
+    folder = path / config.path
+    if not folder.is_dir():
+        raise ArtifactError(
+            f"{path} was trained with a fine-tuned encoder that should be in {folder}, which is missing; "
+            "the artifact is incomplete: copy the whole version directory, or retrain"
+        )
+    # Checked here as well as on first embedding, so that a swapped or damaged encoder is refused at load
+    # time with the artifact's remedy rather than the bundled package's.
+    from .embeddings import WEIGHTS_FILES
+
+    weights = next((folder / n for n in WEIGHTS_FILES if (folder / n).is_file()), None)
+    found = sha256_file(weights) if weights else "missing"
+    if found != config.sha256:
+        raise ArtifactError(
+            f"{weights or folder}: sha256 is {found[:16]}..., but the model pins {config.sha256[:16]}...; the "
+            "fine-tuned encoder is corrupt or was replaced. Restore the whole version directory, or retrain"
+        )
+    embedder.config = replace(config, path=str(folder))
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
