@@ -165,7 +165,9 @@ def _bind_encoder(estimator: Any, path: Path) -> None:
     """
     embedder = getattr(estimator, "embedder_", None)
     config = getattr(embedder, "config", None)
-    if config is None or not config.path or Path(config.path).is_absolute():
+    # Only the name training gives a tuned encoder: a user's own relative embedding_model folder keeps meaning
+    # what it meant before (relative to the working directory).
+    if config is None or config.path != ENCODER_DIR:
         return
     folder = path / config.path
     if not folder.is_dir():

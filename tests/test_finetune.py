@@ -4,13 +4,14 @@ import json
 import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from model import Comment, load_model
-from model.artifact import ENCODER_DIR, ArtifactError, sha256_file
-from model.embeddings import Embedder, EmbedderConfig
+from model.artifact import ENCODER_DIR, ArtifactError, _bind_encoder, sha256_file
+from model.embeddings import UNVERIFIED, Embedder, EmbedderConfig
 from model.features import normalize_all
 from training.config import TrainConfig
 from training.data import load_labelled
@@ -102,6 +103,17 @@ def test_a_damaged_or_missing_tuned_encoder_is_refused_at_load(tuned_model_dir: 
     shutil.rmtree(damaged / ENCODER_DIR)
     with pytest.raises(ArtifactError, match=r"fine-tuned encoder.*missing.*copy the whole version directory"):
         load_model(damaged)
+
+
+def test_only_the_tuned_encoder_folder_is_resolved_against_the_artifact(tmp_path: Path) -> None:
+    # A user's own relative embedding_model folder is not the artifact's: it stays as configured.
+    own = Embedder(EmbedderConfig(path="my-encoder", sha256=UNVERIFIED))
+    estimator = SimpleNamespace(embedder_=own)
+    _bind_encoder(estimator, tmp_path)
+    assert own.config.path == "my-encoder"
+    tuned = Embedder(EmbedderConfig(path=ENCODER_DIR, sha256="0" * 64))
+    with pytest.raises(ArtifactError, match="missing"):
+        _bind_encoder(SimpleNamespace(embedder_=tuned), tmp_path)
 
 
 @pytest.mark.parametrize(
