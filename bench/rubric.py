@@ -17,7 +17,9 @@ disagreements settled by a third reading
    labels, so a model can land above or below it);
 3. the model on the same comments, against the set's answer (AUC, as quality.py, on this sample) and
    against our labels (3-way macro-F1, per-label AUC, top-label ECE): the figure closest to "real comments
-   from sites we never saw, judged as we would".
+   from sites we never saw, judged as we would";
+4. what a policy file (default policies/default.toml) would do with each of our labels: how many civil
+   comments it would hold or reject, how much abuse and spam it would let through.
 
 Results: bench/results/rubric.{json,md}. Nothing here trains; labels are for evaluation only, never fitted.
 """
@@ -44,6 +46,7 @@ from model.artifact import load_model  # noqa: E402
 from model.calibration import expected_calibration_error  # noqa: E402
 from model.inputs import Comment  # noqa: E402
 from model.labels import LABELS  # noqa: E402
+from model.policy import load_policy  # noqa: E402
 from training.metrics import classification_metrics  # noqa: E402
 
 ANNOTATIONS = ROOT / "bench" / "annotations"
@@ -143,6 +146,19 @@ def profanity_check_aucs(public: Path, pooled_ours: list[str]) -> dict[str, Any]
     return {"toxic_auc_vs_rubric_pooled": _auc(y, np.asarray(predict_prob(texts)))}
 
 
+def policy_view(path: Path | None, ours: list[str], proba: np.ndarray) -> dict[str, Any]:
+    """Share of each of our labels that the policy would approve, hold and reject (no site, no copy-paste)."""
+    policy = load_policy(path)
+    decided = [policy.decide(dict(zip(LABELS, map(float, p), strict=True))).decided for p in proba]
+    by_label = {}
+    for label in LABELS:
+        mine = [d for d, o in zip(decided, ours, strict=True) if o == label]
+        if not mine:
+            continue
+        by_label[label] = {a: round(mine.count(a) / len(mine), 4) for a in ("approve", "hold", "reject")}
+    return {"file": str(path or "policies/default.toml"), "version": policy.version, "by_our_label": by_label}
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Real comments judged by our rubric",
@@ -198,6 +214,16 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for label, counts in zip(LABELS, pooled["confusion_matrix"]["matrix"], strict=True):
         lines.append(f"| {label} | " + " | ".join(str(c) for c in counts) + " |")
+    view = result["policy"]
+    lines += [
+        "",
+        f"## What the policy would do (`{view['file']}`, version {view['version']}, pooled)",
+        "",
+        "| our label | approve | hold | reject |",
+        "|---|---|---|---|",
+    ]
+    for label, shares in view["by_our_label"].items():
+        lines.append(f"| {label} | " + " | ".join(f"{shares[a]:.0%}" for a in ("approve", "hold", "reject")) + " |")
     apc = result["alt_profanity_check"]
     if isinstance(apc, dict):
         lines += [
@@ -220,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/rubric.py", description=__doc__)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "current")
     parser.add_argument("--public", type=Path, default=PUBLIC)
+    parser.add_argument("--policy", type=Path, help="policy file for the policy view (default: the shipped one)")
     parser.add_argument("--out", default="rubric", help="results file stem in bench/results/")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -240,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             expected_calibration_error(proba, np.array([LABELS.index(o) for o in pooled_ours])), 4
         ),
     }
+    result["policy"] = policy_view(args.policy, pooled_ours, proba)
     result["alt_profanity_check"] = profanity_check_aucs(args.public, pooled_ours)
     result["seconds"] = round(time.perf_counter() - started)
     result["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

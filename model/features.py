@@ -20,7 +20,7 @@ from .inputs import Comment
 from .lexicon import LEXICON_NAMES, lexicon_features
 from .normalize import normalize
 from .relevance import Relevance
-from .signals import SIGNAL_NAMES, signal_matrix
+from .signals import DIGIT_RATIO, SIGNAL_NAMES, raw_digit_ratio, signal_matrix
 
 
 class FeatureBlock(Protocol):
@@ -94,13 +94,22 @@ class Signals:
 
     def __init__(self) -> None:
         self.scaler = StandardScaler()
+        # digit_ratio is counted on the normalised text since 2026-11-29 (leetspeak is not a number). Blocks
+        # pickled before lack this attribute and keep the raw count their weights were fitted on.
+        self.digit_ratio_of = "normalized"
 
     def fit(self, comments: list[Comment], normalized: list[str]) -> "Signals":
-        self.scaler.fit(signal_matrix(comments, normalized))
+        self.scaler.fit(self._matrix(comments, normalized))
         return self
 
     def transform(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
-        return standardize(self.scaler, signal_matrix(comments, normalized))
+        return standardize(self.scaler, self._matrix(comments, normalized))
+
+    def _matrix(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
+        matrix = signal_matrix(comments, normalized)
+        if getattr(self, "digit_ratio_of", "raw") == "raw":
+            matrix[:, DIGIT_RATIO] = [raw_digit_ratio(c.text) for c in comments]
+        return matrix
 
     def feature_names(self) -> list[str]:
         return [f"signal:{n}" for n in SIGNAL_NAMES]

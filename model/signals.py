@@ -76,9 +76,20 @@ def _signals(raw: str, norm: str) -> list[float]:
         math.log1p(len(words)),
         _ratio(len(_EMOJI.findall(raw)), max(len(words) + len(_EMOJI.findall(raw)), 1)),
         _ratio(sum(1 for c in letters if ord(c) > 0x24F), len(letters)),
-        _ratio(sum(c.isdigit() for c in raw), chars),
+        # Counted after normalisation: digits that spell a word ("u5n4k3") are an evasion, not a number, and
+        # contact details are already counted above as their tokens.
+        _ratio(sum(c.isdigit() for c in norm), len(norm)),
         float(raw.count("@") - norm.count(EMAIL_TOKEN) > 0),
     ]
+
+
+DIGIT_RATIO = SIGNAL_NAMES.index("digit_ratio")
+
+
+def raw_digit_ratio(raw: str) -> float:
+    """digit_ratio as models trained before 2026-11-29 learned it: over the raw text, leetspeak digits included."""
+    raw = canonical_chars(raw)
+    return _ratio(sum(c.isdigit() for c in raw), len(raw))
 
 
 def signal_matrix(comments: list[Comment], normalized: list[str]) -> np.ndarray:
