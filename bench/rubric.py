@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from rubric_sample import PUBLIC, READERS, sample  # noqa: E402
+from rubric_sample import PUBLIC, READERS, Row, sample  # noqa: E402
 
 from model.artifact import load_model  # noqa: E402
 from model.calibration import expected_calibration_error  # noqa: E402
@@ -89,9 +89,8 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
     return round(float(roc_auc_score(y, score)), 4) if 0 < y.sum() < len(y) else None
 
 
-def evaluate(name: str, estimator: Any, public: Path) -> tuple[dict[str, Any], list[str], np.ndarray]:
-    """Set `name`'s figures, our labels and the model's probabilities (columns in LABELS order)."""
-    rows = sample(name, public)
+def evaluate(name: str, rows: list[Row], estimator: Any) -> tuple[dict[str, Any], list[str], np.ndarray]:
+    """Set `name`'s figures on its sampled rows, our labels and the model's probabilities (LABELS order)."""
     notes = read_annotations(name, [r.key for r in rows])
     ours = [n["label"] for n in notes]
     answer = np.array([r.answer for r in rows])
@@ -135,13 +134,12 @@ def _rounded(value: Any) -> Any:
     return value
 
 
-def profanity_check_aucs(public: Path, pooled_ours: list[str]) -> dict[str, Any] | str:
+def profanity_check_aucs(texts: list[str], pooled_ours: list[str]) -> dict[str, Any] | str:
     """alt-profanity-check's score against our toxic label, beside the model's."""
     try:
         from profanity_check import predict_prob
     except ImportError:
         return 'not installed: pip install -e ".[bench]"'
-    texts = [r.text for name in READERS for r in sample(name, public)]
     y = np.array([o == "toxic" for o in pooled_ours], dtype=float)
     return {"toxic_auc_vs_rubric_pooled": _auc(y, np.asarray(predict_prob(texts)))}
 
@@ -255,9 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     result["model"] = str(
         args.model.resolve().relative_to(ROOT) if args.model.resolve().is_relative_to(ROOT) else args.model
     )
-    result["sets"], pooled_ours, pooled_proba = {}, [], []
+    result["sets"], pooled_texts, pooled_ours, pooled_proba = {}, [], [], []
     for name in READERS:
-        result["sets"][name], ours, proba = evaluate(name, estimator, args.public)
+        rows = sample(name, args.public)
+        result["sets"][name], ours, proba = evaluate(name, rows, estimator)
+        pooled_texts += [r.text for r in rows]
         pooled_ours += ours
         pooled_proba.append(proba)
     proba = np.vstack(pooled_proba)
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
     result["policy"] = policy_view(args.policy, pooled_ours, proba)
-    result["alt_profanity_check"] = profanity_check_aucs(args.public, pooled_ours)
+    result["alt_profanity_check"] = profanity_check_aucs(pooled_texts, pooled_ours)
     result["seconds"] = round(time.perf_counter() - started)
     result["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     RESULTS.mkdir(parents=True, exist_ok=True)

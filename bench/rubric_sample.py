@@ -13,7 +13,6 @@ not even the sets' own ids, is copied into this repository. A key is the first 1
 """
 
 import argparse
-import csv
 import hashlib
 import json
 import random
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The same file reading and cleaning as the public-data readers that training and quality.py use.
-from training.public import _clean, _csv  # noqa: E402
+from training.public import _clean, _csv, olid_test  # noqa: E402
 
 PUBLIC = ROOT.parent / "shared" / "data" / "public"
 SEED = 20261129
@@ -67,14 +66,7 @@ def youtube_spam(public: Path) -> list[Row]:
 
 
 def olid(public: Path) -> list[Row]:
-    base = public / "olid"
-    gold = {}
-    for line in (base / "labels-levela.csv").read_text(encoding="utf-8").splitlines():
-        ident, _, label = line.strip().partition(",")
-        if ident.isdigit():
-            gold[ident] = int(label == "OFF")
-    tweets = _csv(base / "testset-levela.tsv", delimiter="\t", quoting=csv.QUOTE_NONE)
-    return [Row(row_key("olid", r["id"]), r["tweet"], "", gold[r["id"]]) for r in tweets]
+    return [Row(row_key("olid", ident), tweet, "", answer) for ident, tweet, answer in olid_test(public)]
 
 
 def sfu_ctc(public: Path) -> list[Row]:

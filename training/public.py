@@ -97,9 +97,9 @@ def _olid_tsv(path: Path) -> list[dict[str, str]]:
     return _csv(path, delimiter="\t", quoting=csv.QUOTE_NONE)
 
 
-def load_olid(root: Path) -> list[PublicSet]:
+def olid_test(root: Path) -> list[tuple[str, str, int]]:
+    """OLID's official test tweets as (id, tweet, 1 if offensive), their labels joined from labels-levela.csv."""
     base = root / "olid"
-    train = _olid_tsv(base / "olid-training-v1.0.tsv")
     test = _olid_tsv(base / "testset-levela.tsv")
     gold = {}
     for line in (base / "labels-levela.csv").read_text(encoding="utf-8").splitlines():
@@ -109,9 +109,15 @@ def load_olid(root: Path) -> list[PublicSet]:
     missing = [r["id"] for r in test if r["id"] not in gold]
     if missing:
         raise PublicDataError(f"{base}/labels-levela.csv lacks labels for test ids {missing[:5]}")
+    return [(r["id"], r["tweet"], int(gold[r["id"]] == "OFF")) for r in test]
+
+
+def load_olid(root: Path) -> list[PublicSet]:
+    train = _olid_tsv(root / "olid" / "olid-training-v1.0.tsv")
+    test = olid_test(root)
     return [
         PublicSet("olid", "toxic", "train", [r["tweet"] for r in train], [int(r["subtask_a"] == "OFF") for r in train]),
-        PublicSet("olid", "toxic", "test", [r["tweet"] for r in test], [int(gold[r["id"]] == "OFF") for r in test]),
+        PublicSet("olid", "toxic", "test", [t for _, t, _ in test], [y for _, _, y in test]),
     ]
 
 
