@@ -89,15 +89,24 @@ _HOMOGLYPHS = str.maketrans(
 _CYRILLIC_OR_GREEK = re.compile("[\u0370-\u03ff\u0400-\u04ff\u0500-\u052f\u0261]")
 _LATIN = re.compile("[A-Za-z]")
 
-_URL = re.compile(
-    r"(?i)\b(?:https?://|www\.)\S+"
-    r"|\b[a-z0-9][a-z0-9-]{1,62}(?:\.[a-z0-9-]{1,62})*\.(?:com|net|org|info|biz|xyz|online|site|shop|store"
-    r"|club|top|io|co|me|ly|link|live|app|ru|cn|uk|de|in|us|tk|ml|ga|cf|gq|pro|vip|win|bet|cc|tv)\b(?:/\S*)?"
+# Every pattern below reads comment text anyone can send, so each must run in time linear in its length.
+# Python's `re` backtracks: a pattern that may start at many places and scan far from each ("ab.ab.ab...",
+# "a-a-a-...") is quadratic. So each scanning pattern starts only at the beginning of a run (look-behinds),
+# and a dotted host name is found by one pass over the run, not by backtracking over its labels.
+_TLDS = frozenset(
+    {"com", "net", "org", "info", "biz", "xyz", "online", "site", "shop", "store", "club", "top", "io", "co"}
+    | {"me", "ly", "link", "live", "app", "ru", "cn", "uk", "de", "in", "us", "tk", "ml", "ga", "cf", "gq"}
+    | {"pro", "vip", "win", "bet", "cc", "tv"}
 )
+_SCHEME_URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
+# A run of dot-separated labels, begun where no label or "label." stands before it, with an optional path.
+_HOST_RUN = re.compile(r"(?i)(?<![a-z0-9-])(?<![a-z0-9-]\.)[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/\S*)?")
 # "w w w . cheap-loans . site" and "example dot com": spelled-out links that dodge link filters.
 _SPACED_URL = re.compile(r"(?i)\bw\s*w\s*w\s*(?:\.|dot)\s*\S+(?:\s*(?:\.|dot)\s*[a-z]{2,8})?")
-_DOT_WORD = re.compile(r"(?i)\b[a-z0-9-]{2,}\s*(?:\(dot\)|\[dot\]| dot )\s*(?:com|net|org|xyz|online|site|info)\b")
-_EMAIL = re.compile(r"(?i)\b[a-z0-9._%+-]+\s*(?:@|\(at\)|\[at\])\s*[a-z0-9-]+(?:\s*\.\s*[a-z0-9-]+)+\b")
+_DOT_WORD = re.compile(
+    r"(?i)(?<![a-z0-9-])[a-z0-9-]{2,}\s*(?:\(dot\)|\[dot\]| dot )\s*(?:com|net|org|xyz|online|site|info)\b"
+)
+_EMAIL = re.compile(r"(?i)(?<![a-z0-9._%+-])[a-z0-9._%+-]+\s*(?:@|\(at\)|\[at\])\s*[a-z0-9-]+(?:\s*\.\s*[a-z0-9-]+)+\b")
 # Seven or more digits with the usual separators: phone numbers, but not years or prices.
 _PHONE = re.compile(r"(?<![\w])(?:\+|00)?\d(?:[\s().-]{0,3}\d){6,14}(?![\w])")
 
@@ -154,12 +163,31 @@ def canonical_chars(text: str) -> str:
     return _fold_homoglyphs(_strip_controls(unicodedata.normalize("NFKC", text)))
 
 
+def _mark_host(match: re.Match[str]) -> str:
+    """ "shop.example.com/x" -> the URL token: the labels up to the last one that is a known top-level domain.
+
+    The first label needs two characters ("a.com" is more often a typo than a link). Labels after the last
+    top-level domain stay text, and so does the path then, since it hangs off them.
+    """
+    whole = match.group(0)
+    run, slash, path = whole.partition("/")
+    labels = run.split(".")
+    start = 0 if len(labels[0]) >= 2 else 1
+    last = max((i for i in range(start + 1, len(labels)) if labels[i].lower() in _TLDS), default=-1)
+    if last < 0 or any(not 1 <= len(label) <= 63 for label in labels[start : last + 1]):
+        return whole
+    before = "".join(f"{label}." for label in labels[:start])
+    after = "".join(f".{label}" for label in labels[last + 1 :])
+    return f"{before} {URL_TOKEN} {after + slash + path if after else ''}"
+
+
 def mark_contacts(text: str) -> str:
     """Replace e-mails, links and phone numbers with marker tokens (order matters: e-mails contain dots)."""
     text = _EMAIL.sub(f" {EMAIL_TOKEN} ", text)
     text = _SPACED_URL.sub(f" {URL_TOKEN} ", text)
     text = _DOT_WORD.sub(f" {URL_TOKEN} ", text)
-    text = _URL.sub(f" {URL_TOKEN} ", text)
+    text = _SCHEME_URL.sub(f" {URL_TOKEN} ", text)
+    text = _HOST_RUN.sub(_mark_host, text)
     return _PHONE.sub(f" {PHONE_TOKEN} ", text)
 
 

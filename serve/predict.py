@@ -143,9 +143,11 @@ def _score(key: tuple[Any, bool], comments: list[Comment]) -> list[tuple[Any, An
 
 # One model call at a time per worker process, over all requests waiting for it (serve/batcher.py).
 _BATCHER = Batcher(_score)
-# Requests of up to this many comments are scored on the event loop (predict_async): at most ~100 ms of the
-# loop for eight long comments, ~35 ms for eight typical ones.
+# Requests of up to this many comments, and this many characters of text in all, are scored on the event
+# loop (predict_async). The character bound matters as much: one 10,000-character comment holds the loop,
+# and every /healthz and small request behind it, for as long as eight short ones.
 INLINE_MAX_COMMENTS = 8
+INLINE_MAX_CHARS = 4_000
 
 
 def moderate(services: Services, items: list[Item], site_id: str | None, explain: bool) -> list[Outcome]:
@@ -224,6 +226,11 @@ def predict(services: Services, request: PredictRequest) -> PredictResponse:
 def scores_inline(services: Services, request: PredictRequest) -> bool:
     """Whether predict_async scores this request on the event loop rather than through the Batcher."""
     if len(request.comments) > INLINE_MAX_COMMENTS:
+        return False
+    articles = [c.article for c in request.comments if c.article is not None] + [request.article]
+    chars = sum(len(c.text) for c in request.comments)
+    chars += sum(len(a.title) + len(a.body) for a in articles if a is not None)
+    if chars > INLINE_MAX_CHARS:
         return False
     return int(getattr(services.loaded.estimator, "embedding_threads", 0)) <= 1
 
