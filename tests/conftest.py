@@ -29,7 +29,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from training.fit import train
 
     out = tmp_path_factory.mktemp("models")
-    train(TrainConfig(data=[str(TINY)], out=str(out), calibration_folds=3))
+    train(TrainConfig(real="", data=[str(TINY)], out=str(out), calibration_folds=3))
     return out / "current"
 
 
@@ -59,7 +59,11 @@ def tiny_relevance_model(tmp_path_factory: pytest.TempPathFactory):
     from training.fit import train
 
     out = tmp_path_factory.mktemp("relevance-models")
-    train(TrainConfig(data=[str(TINY)], out=str(out), calibration_folds=3, features=["word", "signals", "relevance"]))
+    train(
+        TrainConfig(
+            real="", data=[str(TINY)], out=str(out), calibration_folds=3, features=["word", "signals", "relevance"]
+        )
+    )
     return out / "current", load_model(out / "current")
 
 

@@ -292,7 +292,7 @@ def test_baseline_comparison_detects_planted_regression(tiny_model_dir: Path, tm
     from training.fit import train
 
     bad_data = write_corrupted(tmp_path / "corrupted.jsonl")
-    train(TrainConfig(data=[str(bad_data)], out=str(tmp_path / "bad"), calibration_folds=3))
+    train(TrainConfig(real="", data=[str(bad_data)], out=str(tmp_path / "bad"), calibration_folds=3))
     report = evaluate(tmp_path / "bad" / "current", [str(EVAL_SMALL)], tmp_path / "out", baseline_dir=tiny_model_dir)
     c = report["comparison"]
     assert c["verdict"].startswith("candidate is significantly worse")

@@ -32,7 +32,7 @@ def _own_onnx_cache(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def tuned_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tuned-models")
-    config = TrainConfig(data=[str(TINY)], out=str(out), calibration_folds=3).updated(
+    config = TrainConfig(real="", data=[str(TINY)], out=str(out), calibration_folds=3).updated(
         {"encoder_finetune_epochs": 2, "embedding_precision": "fp32"}
     )
     return train(config)

@@ -116,7 +116,7 @@ def test_public_recipe_artifact_names_its_datasets(public: Path, tmp_path: Path)
     from training.config import TrainConfig
     from training.fit import train
 
-    config = TrainConfig(data=[str(TINY)], out=str(tmp_path), calibration_folds=3, public=str(public))
+    config = TrainConfig(real="", data=[str(TINY)], out=str(tmp_path), calibration_folds=3, public=str(public))
     path = train(config.updated({"public_max_rows": 100}))
     loaded = load_model(path)
     meta = loaded.metadata

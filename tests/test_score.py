@@ -250,7 +250,9 @@ def ngram_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from training.fit import train
 
     out = tmp_path_factory.mktemp("ngram-models")
-    train(TrainConfig(data=[str(TINY)], out=str(out), calibration_folds=3, features=["word", "char", "signals"]))
+    train(
+        TrainConfig(real="", data=[str(TINY)], out=str(out), calibration_folds=3, features=["word", "char", "signals"])
+    )
     return out / "current"
 
 

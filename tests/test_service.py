@@ -238,7 +238,9 @@ def test_explain_and_signals_without_article_aware_blocks(tmp_path):
     from training.fit import train
 
     out = tmp_path / "models"
-    train(TrainConfig(data=[str(TINY)], out=str(out), calibration_folds=0, features=["word", "char", "signals"]))
+    train(
+        TrainConfig(real="", data=[str(TINY)], out=str(out), calibration_folds=0, features=["word", "char", "signals"])
+    )
     with service(tmp_path, load_model(out / "current"), out / "current") as client:
         article = {"title": "Council votes to close Elm Street library on Sundays", "body": "The vote was 5-2."}
         res = predict(client, {"text": "Great post, thanks for sharing!"}, article=article, explain=True)["results"][0]

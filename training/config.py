@@ -62,6 +62,16 @@ class TrainConfig:
     public_exclude: list[str] = field(default_factory=list)
     # Rows drawn (seeded) per public set for the detectors: sets weigh the same in their fit anyway.
     public_max_rows: int = 6000
+    # Real public comments labelled by our rubric (data/real/labels.csv: keys and labels only), their texts
+    # read from this folder of public datasets. The written corpus alone teaches "short or informal means
+    # spam"; real readers write short and informal. "" trains on `data` alone; a folder that does not exist
+    # is reported and training goes on without them.
+    real: str = "../shared/data/public"
+    real_labels: str = "data/real/labels.csv"
+    # Which splits of the labels to train on: "sealed" is refused (it is the test); "dev" is for choices.
+    real_splits: list[str] = field(default_factory=lambda: ["train"])
+    # Sets left out: SFU's licence is non-commercial, and a commercial site must be able to run the model.
+    real_exclude: list[str] = field(default_factory=lambda: ["sfu_ctc"])
     # Mild regularisation: the corpus is small, but n-gram weights need room for rare insult spellings.
     # "auto" picks C from model.classifier.AUTO_CS by cross-validated log loss on the training comments (the
     # calibration folds): worth it on data unlike data/ (OLID retraining in bench/quality.py chose 1.0, not
@@ -137,6 +147,12 @@ class TrainConfig:
             raise ValueError(
                 f"{origin}: encoder_finetune_epochs > 0 but features {merged['features']} use no embedding; "
                 'add "embedding" to features or set encoder_finetune_epochs = 0'
+            )
+        bad_splits = sorted(set(merged["real_splits"]) - {"train", "dev"})
+        if bad_splits:
+            raise ValueError(
+                f"{origin}: real_splits {bad_splits} cannot be trained on; expected some of ['train', 'dev'] "
+                "(the sealed split is the test, never fitted)"
             )
         if merged["embedding_truncation"] not in TRUNCATIONS:
             raise ValueError(

@@ -1,6 +1,7 @@
 """Train a comment classifier and write a versioned artifact.
 
-python -m training.fit                         # trains on data/, writes models/<version>/
+python -m training.fit                         # data/ + the rubric-labelled real comments, writes models/<version>/
+python -m training.fit --no-real               # data/ alone (also what happens without ../shared/data/public)
 python -m training.fit --data mine.jsonl --data more.csv --out models --seed 1
 python -m training.fit --config training.toml  # any TrainConfig key
 python -m training.fit --public ../shared/data/public  # the public recipe: + detectors trained on public sets
@@ -20,6 +21,7 @@ from model.auxiliary import AuxiliaryDetectors
 from model.classifier import CommentClassifier
 from model.embeddings import Embedder, EmbeddingError
 from model.features import normalize_all
+from model.inputs import Comment
 from serve.db import StorageError
 
 from .config import TrainConfig
@@ -28,6 +30,7 @@ from .export_feedback import default_database_url, snapshot_feedback
 from .finetune import finetune_encoder
 from .metrics import classification_metrics, format_metrics
 from .public import PublicDataError, prepare_semantic
+from .realdata import LICENCES, RealLabelError, RealSet, load_real
 from .split import split_by_article
 
 
@@ -53,6 +56,51 @@ def _subset(data: LabelledData, idx: Any) -> tuple[list, list[str], list[str]]:
     return [r.comment() for r in rows], [r.label for r in rows], [r.group for r in rows]
 
 
+def _real_rows(real: RealSet | None) -> tuple[list, list[str], list[str]]:
+    if real is None:
+        return [], [], []
+    return (
+        [Comment(c.text, c.context) for c in real.comments],
+        list(real.labels),
+        [f"real:{c.dataset}:{c.key}" for c in real.comments],
+    )
+
+
+def load_real_for(config: TrainConfig) -> tuple[RealSet | None, RealSet | None, dict[str, Any]]:
+    """(the real comments to train on, the dev split to measure on, their provenance); (None, None, why) without."""
+    if not config.real:
+        log('real comments: off (real = ""); training on the written corpus alone')
+        return None, None, {"used": False, "why": 'switched off (real = "")'}
+    public = Path(config.real)
+    if not public.is_dir():
+        log(f"real comments: MISSING, {public} not found; training on {', '.join(config.data)} alone")
+        return None, None, {"used": False, "why": f"{public} not found"}
+    real = load_real(public, Path(config.real_labels), tuple(config.real_exclude))
+    train = real.where(tuple(config.real_splits))
+    dev = real.where(("dev",))
+    provenance = {
+        "used": True,
+        "labels": config.real_labels,
+        "public": config.real,
+        "splits": list(config.real_splits),
+        "excluded": list(config.real_exclude),
+        "sets": [
+            {"dataset": d, "rows": n, "licence": LICENCES[d][0], "commercial_use": LICENCES[d][1]}
+            for d, n in sorted(train.counts().items())
+        ],
+        "undecided_left_out": real.undecided,
+        "texts_missing": real.missing,
+    }
+    log(
+        f"real comments: {len(train.comments)} rubric-labelled comments ({', '.join(config.real_splits)} split) "
+        f"from {public}: "
+        + ", ".join(f"{d} {n}" for d, n in sorted(train.counts().items()))
+        + f"; left out: {', '.join(config.real_exclude) or 'none'}, {real.undecided} undecided"
+        + (f", texts missing {real.missing}" if real.missing else "")
+    )
+    return train, dev, provenance
+
+
 def train(config: TrainConfig) -> Path:
     """Load, split by article, fit, measure on held-out articles, refit on all, save. Returns the model dir."""
     started = time.perf_counter()
@@ -66,10 +114,21 @@ def train(config: TrainConfig) -> Path:
     train_idx, test_idx = split_by_article(data, config.test_size, config.seed)
     log(f"split by article: {len(train_idx)} train, {len(test_idx)} held-out comments")
 
+    real, real_dev, real_provenance = load_real_for(config)
     config, embedder, auxiliary, semantic_metadata = prepare_semantic(config, log)
+    semantic_metadata["real_comments"] = real_provenance
     with tempfile.TemporaryDirectory(prefix=".finetune.", dir=_made(config.out)) as work:
         return _fit_and_save(
-            config, data, train_idx, test_idx, embedder, auxiliary, semantic_metadata, Path(work), started
+            config,
+            data,
+            train_idx,
+            test_idx,
+            (real, real_dev),
+            embedder,
+            auxiliary,
+            semantic_metadata,
+            Path(work),
+            started,
         )
 
 
@@ -107,13 +166,17 @@ def _fit_and_save(
     data: LabelledData,
     train_idx: Any,
     test_idx: Any,
+    reals: tuple[RealSet | None, RealSet | None],
     embedder: Embedder,
     auxiliary: AuxiliaryDetectors | None,
     semantic_metadata: dict[str, Any],
     work: Path,
     started: float,
 ) -> Path:
+    real, real_dev = reals
+    real_X, real_y, real_groups = _real_rows(real)
     X, y, groups = _subset(data, train_idx)
+    X, y, groups = X + real_X, y + real_y, groups + real_groups
     # Fine-tuned on the training articles only, so the held-out figures are about articles it never saw.
     shipped_embedder = _tuned(config, embedder, X, y, work / "held-out-encoder", shipped=not config.refit_full)
     log("fitting on the training articles (with out-of-fold calibration)...")
@@ -124,12 +187,17 @@ def _fit_and_save(
     X_test, y_test, _ = _subset(data, test_idx)
     held_out = classification_metrics(y_test, estimator.predict_proba(X_test))
     log("held-out metrics (articles unseen in training):\n" + format_metrics(held_out))
+    metrics: dict[str, Any] = {"held_out": held_out, "split": "by article", "test_size": config.test_size}
+    if real_dev is not None and real_dev.comments:
+        dev_X, dev_y, _ = _real_rows(real_dev)
+        metrics["real_dev"] = classification_metrics(dev_y, estimator.predict_proba(dev_X))
+        log("real comments, dev split (never trained on):\n" + format_metrics(metrics["real_dev"]))
 
     if config.refit_full:
         log("refitting on all comments for the shipped model...")
         shipped_embedder = _tuned(config, embedder, data.comments(), data.labels(), work / ENCODER_DIR)
         estimator = build_estimator(config, shipped_embedder, auxiliary)
-        estimator.fit(data.comments(), data.labels(), groups=data.groups())
+        estimator.fit(data.comments() + real_X, data.labels() + real_y, groups=data.groups() + real_groups)
 
     metadata = {
         "name": config.name,
@@ -152,7 +220,7 @@ def _fit_and_save(
             "C": estimator.C_,
             "cross_validated_log_loss": {str(c): v for c, v in estimator.c_search_.items()},
         },
-        "metrics": {"held_out": held_out, "split": "by article", "test_size": config.test_size},
+        "metrics": metrics,
     }
     files = {}
     if shipped_embedder is not embedder:
@@ -191,6 +259,13 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
         help="public recipe: also train detectors on the datasets in DIR (../shared/data/public)",
     )
     parser.add_argument(
+        "--real",
+        metavar="DIR",
+        help="folder of the public datasets whose rubric-labelled comments (data/real/labels.csv) are trained on "
+        "(default ../shared/data/public); --no-real trains on --data alone",
+    )
+    parser.add_argument("--no-real", action="store_true", help="train on --data alone, no real public comments")
+    parser.add_argument(
         "--skip-invalid", action="store_true", help="drop invalid rows (and report them) instead of stopping"
     )
     parser.add_argument(
@@ -205,6 +280,10 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
     overrides = {k: v for k, v in {"data": args.data, "out": args.out, "seed": args.seed}.items() if v is not None}
     if args.public:
         overrides["public"] = args.public
+    if args.no_real:
+        overrides["real"] = ""
+    elif args.real:
+        overrides["real"] = args.real
     if args.feedback is not None:
         # Exported now, before training, to <out>/feedback/: the model's metadata then names a file that exists.
         config_now = config.updated(overrides)
@@ -223,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = parse_args(argv)
         train(config)
-    except (DataError, ValueError, StorageError, PublicDataError, EmbeddingError) as e:
+    except (DataError, ValueError, StorageError, PublicDataError, EmbeddingError, RealLabelError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
