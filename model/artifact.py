@@ -6,6 +6,9 @@
                                      sha256 the pickled embedding config pins (so model.joblib vouches for them)
     models/current                   symlink to the newest complete version
 
+A folder holding `model.json` is a portable model instead (model/portable): data only, loaded with numpy,
+never unpickled. load_model reads either kind.
+
 A version directory is written under a temporary name and renamed into place, and `current` is swapped
 with an atomic rename, so an interrupted save never leaves a half-written model where a loader looks.
 """
@@ -21,8 +24,6 @@ from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
-
-import joblib
 
 from .labels import LABELS
 
@@ -97,6 +98,8 @@ def save_model(
         raise ArtifactError(f"{final} already exists; choose another version or remove it")
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=models_dir))
     try:
+        import joblib  # only the pickled format needs it; a portable model loads without
+
         joblib.dump(estimator, tmp / MODEL_FILE)
         for name, source in (files or {}).items():
             shutil.copytree(source, tmp / name)
@@ -132,12 +135,26 @@ def point_current(models_dir: Path, version: str) -> None:
 
 
 def load_model(path: Path) -> LoadedModel:
-    """Load a model directory (or models/ itself, meaning its `current`), checking it before unpickling."""
+    """Load a model directory (or models/ itself, meaning its `current`): a portable folder (model.json) with
+    numpy alone, a pickled one after checking it."""
+    from .portable import MODEL_JSON
+
     path = Path(path)
-    if (path / CURRENT).exists() and not (path / METADATA_FILE).exists():
+    if (path / CURRENT).exists() and not (path / METADATA_FILE).exists() and not (path / MODEL_JSON).exists():
         path = path / CURRENT
     if not path.is_dir():
         raise ArtifactError(f"model directory {path} does not exist; train one with `python -m training.fit`")
+    if (path / MODEL_JSON).is_file():
+        from .portable import load
+
+        predictor = load(path)
+        return LoadedModel(estimator=predictor, metadata=predictor.metadata, path=path.resolve())
+    return _load_pickled(path)
+
+
+def _load_pickled(path: Path) -> LoadedModel:
+    import joblib
+
     meta = read_metadata(path)
     model_file = path / MODEL_FILE
     if not model_file.is_file():
@@ -165,10 +182,17 @@ def _bind_encoder(estimator: Any, path: Path) -> None:
     """
     embedder = getattr(estimator, "embedder_", None)
     config = getattr(embedder, "config", None)
+    if config is not None:
+        embedder.config = bind_encoder(config, path)
+
+
+def bind_encoder(config: Any, path: Path) -> Any:
+    """`config` (an EmbedderConfig) with a fine-tuned encoder named ENCODER_DIR resolved against the model
+    directory `path`, after checking its weights; any other config is returned as it is."""
     # Only the name training gives a tuned encoder: a user's own relative embedding_model folder keeps meaning
     # what it meant before (relative to the working directory).
-    if config is None or config.path != ENCODER_DIR:
-        return
+    if config.path != ENCODER_DIR:
+        return config
     folder = path / config.path
     if not folder.is_dir():
         raise ArtifactError(
@@ -186,7 +210,7 @@ def _bind_encoder(estimator: Any, path: Path) -> None:
             f"{weights or folder}: sha256 is {found[:16]}..., but the model pins {config.sha256[:16]}...; the "
             "fine-tuned encoder is corrupt or was replaced. Restore the whole version directory, or retrain"
         )
-    embedder.config = replace(config, path=str(folder))
+    return replace(config, path=str(folder))
 
 
 def read_metadata(path: Path) -> dict[str, Any]:

@@ -20,28 +20,38 @@ from collections import Counter
 from functools import lru_cache
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-from sklearn.preprocessing import StandardScaler
 
 from .embeddings import Embedder
-from .fastpath import standardize
 from .inputs import Comment
 from .normalize import MARKERS
 
 RELEVANCE_NAMES: tuple[str, ...] = ("sim_article", "sim_title", "shared_idf", "shared_terms", "has_article")
 _WORD = re.compile(r"[^\W_]+")
-_IGNORED = frozenset(ENGLISH_STOP_WORDS) | frozenset(MARKERS)
 
 
-def content_words(text: str) -> set[str]:
-    """Lowercased words that can be specific: not stop words, and numbers or words of 3+ letters."""
-    return {w for w in _WORD.findall(text.lower()) if w not in _IGNORED and (len(w) >= 3 or w.isdigit())}
+@lru_cache(maxsize=1)
+def ignored_words() -> frozenset[str]:
+    """Words that are never specific: English stop words and normalisation markers.
+
+    scikit-learn's stop list, imported on first use: a portable model (model/portable) carries its own copy
+    of this set and scores without scikit-learn.
+    """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | frozenset(MARKERS)
+
+
+def content_words(text: str, ignored: frozenset[str] | None = None) -> set[str]:
+    """Lowercased words that can be specific: not `ignored` (default ignored_words()), and numbers or words
+    of 3+ letters."""
+    skip = ignored_words() if ignored is None else ignored
+    return {w for w in _WORD.findall(text.lower()) if w not in skip and (len(w) >= 3 or w.isdigit())}
 
 
 @lru_cache(maxsize=1024)
-def _article_words(text: str) -> frozenset[str]:
+def _article_words(text: str, ignored: frozenset[str]) -> frozenset[str]:
     """content_words of an article, remembered: a busy article's text arrives with every one of its comments."""
-    return frozenset(content_words(text))
+    return frozenset(content_words(text, ignored))
 
 
 def _title(comment: Comment) -> str:
@@ -50,6 +60,52 @@ def _title(comment: Comment) -> str:
 
 def article_text(comment: Comment) -> str:
     return f"{comment.article_title}\n{comment.article_body}".strip()
+
+
+def raw_relevance(
+    embedder: Embedder,
+    comments: list[Comment],
+    normalized: list[str],
+    idf: dict[str, float],
+    n_docs: int,
+    ignored: frozenset[str],
+) -> np.ndarray:
+    """The RELEVANCE_NAMES values before filling and scaling; a comment without an article gets zeros."""
+    out = np.zeros((len(comments), len(RELEVANCE_NAMES)))
+    has = [i for i, c in enumerate(comments) if c.has_article]
+    if not has:
+        return out
+    texts = embedder.embed([normalized[i] for i in has])
+    articles = embedder.embed([article_text(comments[i]) for i in has], document=True)
+    titles = embedder.embed([_title(comments[i]) for i in has], document=True)
+    out[has, 0] = (texts * articles).sum(axis=1)
+    out[has, 1] = (texts * titles).sum(axis=1)
+    for i in has:
+        article_words = _article_words(article_text(comments[i]), ignored)
+        out[i, 2:4] = word_overlap(content_words(normalized[i], ignored), article_words, idf, n_docs)
+    out[has, 4] = 1.0
+    return out
+
+
+def word_overlap(
+    words: set[str], article_words: frozenset[str], idf: dict[str, float], n_docs: int
+) -> tuple[float, float]:
+    """(shared_idf, shared_terms) of a comment's content words against its article's."""
+    if not words:
+        return 0.0, 0.0
+    unseen = math.log(1 + n_docs) + 1.0  # a word never seen in training is as specific as it gets
+    weight = {w: idf.get(w, unseen) for w in words}
+    shared = words & article_words
+    specific = [w for w in shared if weight[w] > 2.0]
+    return sum(weight[w] for w in shared) / sum(weight.values()), math.log1p(len(specific))
+
+
+def fill_missing(raw: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """`raw` with the `neutral` values in the rows of comments without an article (has_article = 0)."""
+    filled = raw.copy()
+    missing = filled[:, -1] == 0.0
+    filled[np.ix_(missing, np.arange(filled.shape[1] - 1))] = neutral
+    return filled
 
 
 class Relevance:
@@ -62,6 +118,8 @@ class Relevance:
         self.embedder = embedder
 
     def fit(self, comments: list[Comment], normalized: list[str]) -> "Relevance":
+        from sklearn.preprocessing import StandardScaler
+
         # IDF over every distinct text seen in training: a word used under every article is not specific.
         docs = [content_words(t) for t in normalized] + [content_words(a) for a in {article_text(c) for c in comments}]
         df = Counter(w for d in docs for w in d)
@@ -75,6 +133,8 @@ class Relevance:
         return self
 
     def transform(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
+        from .fastpath import standardize
+
         return standardize(self.scaler_, self._fill(self._raw(comments, normalized)))
 
     def feature_names(self) -> list[str]:
@@ -88,32 +148,7 @@ class Relevance:
         return [normalized[i] for i in has]
 
     def _fill(self, raw: np.ndarray) -> np.ndarray:
-        filled = raw.copy()
-        missing = filled[:, -1] == 0.0
-        filled[np.ix_(missing, np.arange(filled.shape[1] - 1))] = self.neutral_
-        return filled
+        return fill_missing(raw, self.neutral_)
 
     def _raw(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
-        out = np.zeros((len(comments), len(RELEVANCE_NAMES)))
-        has = [i for i, c in enumerate(comments) if c.has_article]
-        if not has:
-            return out
-        texts = self.embedder.embed([normalized[i] for i in has])
-        articles = self.embedder.embed([article_text(comments[i]) for i in has], document=True)
-        titles = self.embedder.embed([_title(comments[i]) for i in has], document=True)
-        out[has, 0] = (texts * articles).sum(axis=1)
-        out[has, 1] = (texts * titles).sum(axis=1)
-        for i in has:
-            out[i, 2:4] = self._overlap(normalized[i], _article_words(article_text(comments[i])))
-        out[has, 4] = 1.0
-        return out
-
-    def _overlap(self, comment: str, article_words: frozenset[str]) -> tuple[float, float]:
-        words = content_words(comment)
-        if not words:
-            return 0.0, 0.0
-        unseen = math.log(1 + self.n_docs_) + 1.0  # a word never seen in training is as specific as it gets
-        idf = {w: self.idf_.get(w, unseen) for w in words}
-        shared = words & article_words
-        specific = [w for w in shared if idf[w] > 2.0]
-        return sum(idf[w] for w in shared) / sum(idf.values()), math.log1p(len(specific))
+        return raw_relevance(self.embedder, comments, normalized, self.idf_, self.n_docs_, ignored_words())

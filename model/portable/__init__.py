@@ -1,0 +1,64 @@
+"""A portable model: a folder of data (JSON and .npz, each checksummed) that scores with numpy alone.
+
+Nothing in it is unpickled and no scikit-learn is needed to score: the feature blocks are rebuilt from
+their arrays (model/portable/blocks.py) and the project's own text code, the encoder is the project's
+Embedder (ONNX Runtime), and the result is CommentClassifier's probabilities. The files are described in
+model/portable/files.py; `python -m model.portable export SRC_MODEL_DIR DEST` converts a pickled model.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from ..artifact import ENCODER_DIR, ArtifactError, new_version
+from .export import describe
+from .files import ARRAYS_FILE, CHECKSUMS_FILE, MODEL_JSON, folder_size, read_folder, write_folder
+from .predictor import Features, PortablePredictor, build_predictor
+
+__all__ = [
+    "ARRAYS_FILE",
+    "CHECKSUMS_FILE",
+    "MODEL_JSON",
+    "Features",
+    "PortablePredictor",
+    "export",
+    "export_model_dir",
+    "folder_size",
+    "load",
+]
+
+
+def export(estimator: Any, metadata: dict[str, Any], folder: Path, encoder: Path | None = None) -> Path:
+    """Write a fitted CommentClassifier and its metadata as a portable model folder (which must not exist).
+
+    encoder: the folder of the fine-tuned encoder the estimator embeds with, copied into the model as
+    ENCODER_DIR; None when it uses the bundled encoder (or a folder of the user's, named as it is).
+    """
+    spec, arrays = describe(estimator, shipped_encoder=encoder is not None)
+    labels = metadata.get("labels")
+    if labels is not None and list(labels) != spec["classes"]:
+        raise ArtifactError(f"metadata names labels {labels}, but the estimator predicts {spec['classes']}")
+    # Labels are `classes`; sha256 and format_version described model.joblib, which is not in this folder.
+    meta = {k: v for k, v in metadata.items() if k not in ("labels", "sha256", "format_version")}
+    meta.setdefault("version", new_version())
+    spec["metadata"] = meta
+    return write_folder(Path(folder), spec, arrays, {ENCODER_DIR: Path(encoder)} if encoder else {})
+
+
+def load(folder: Path) -> PortablePredictor:
+    """The predictor of a portable model folder, after checking every file's sha256. Never unpickles."""
+    folder = Path(folder).resolve()
+    spec, arrays = read_folder(folder)
+    return build_predictor(spec, arrays, folder)
+
+
+def export_model_dir(source: Path, dest: Path) -> Path:
+    """Convert the pickled model in `source` (a version directory, or models/ meaning its current one)."""
+    from ..artifact import load_model
+
+    if (Path(source) / MODEL_JSON).is_file():
+        raise ArtifactError(f"{source} is already a portable model; copy the folder instead")
+    loaded = load_model(Path(source))
+    config = getattr(getattr(loaded.estimator, "embedder_", None), "config", None)
+    tuned = loaded.path / ENCODER_DIR
+    shipped = tuned if config is not None and config.path == str(tuned) else None
+    return export(loaded.estimator, loaded.metadata, Path(dest), encoder=shipped)
