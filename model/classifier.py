@@ -65,9 +65,20 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         self.auxiliary = auxiliary
 
     # -- fitting ---------------------------------------------------------------------------------------
-    def fit(self, X: Sequence[CommentLike], y: Sequence[str], groups: Sequence[str] | None = None):
+    def fit(
+        self,
+        X: Sequence[CommentLike],
+        y: Sequence[str],
+        groups: Sequence[str] | None = None,
+        sample_weight: Sequence[float] | None = None,
+    ):
         comments = as_comments(X)
         y_idx = self._encode(y, len(comments))
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if weights is not None and (weights.shape != (len(comments),) or not (weights > 0).all()):
+            raise ValueError(
+                f"sample_weight must hold one positive weight per comment ({len(comments)}); found {weights.shape}"
+            )
         candidates = self._candidate_cs()
         self.__dict__.pop("_feature_names", None)  # names of the blocks being replaced
         normalized = normalize_all(comments)
@@ -76,7 +87,7 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         self.calibration_ = {}
         self.C_, self.c_search_ = candidates[0], {}
         if self.calibration_folds and self.calibration_folds >= 2:
-            logits_by_c = self._out_of_fold_logits(comments, normalized, y_idx, groups, candidates)
+            logits_by_c = self._out_of_fold_logits(comments, normalized, y_idx, groups, candidates, weights)
             if len(candidates) > 1:
                 self.c_search_ = {c: _log_loss_after_temperature(logits, y_idx) for c, logits in logits_by_c.items()}
                 self.C_ = min(self.c_search_, key=self.c_search_.get)
@@ -90,7 +101,10 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         elif len(candidates) > 1:
             raise ValueError('C="auto" chooses C on the calibration folds; set calibration_folds >= 2 or a number')
         blocks = self._fit_blocks(comments, normalized)
-        self.blocks_, self.linear_ = blocks, self._fit_linear(stack(blocks, comments, normalized), y_idx, self.C_)
+        self.blocks_, self.linear_ = (
+            blocks,
+            self._fit_linear(stack(blocks, comments, normalized), y_idx, self.C_, weights),
+        )
         self.classes_ = np.array(LABELS)
         return self
 
@@ -118,8 +132,8 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         fresh = make_blocks(tuple(self.features), self.embedder_, self.auxiliary)
         return [block.fit(comments, normalized) for block in fresh]
 
-    def _fit_linear(self, matrix, y_idx: np.ndarray, C: float) -> LogisticRegression:
-        return LogisticRegression(C=C, max_iter=self.max_iter).fit(matrix, y_idx)
+    def _fit_linear(self, matrix, y_idx: np.ndarray, C: float, weights: np.ndarray | None = None) -> LogisticRegression:
+        return LogisticRegression(C=C, max_iter=self.max_iter).fit(matrix, y_idx, sample_weight=weights)
 
     def _out_of_fold_logits(
         self,
@@ -128,6 +142,7 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         y_idx: np.ndarray,
         groups: Sequence[str] | None,
         candidates: tuple[float, ...],
+        weights: np.ndarray | None = None,
     ) -> dict[float, np.ndarray]:
         """Out-of-fold logits per candidate C; each fold's feature blocks are fitted once for all of them."""
         n_groups = len(set(groups)) if groups is not None else 0
@@ -151,7 +166,10 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
             train_matrix = stack(blocks, tr_c, tr_n)
             val_matrix = stack(blocks, [comments[i] for i in val], [normalized[i] for i in val])
             for c in candidates:
-                logits[c][val] = self._fit_linear(train_matrix, y_idx[train], c).decision_function(val_matrix)
+                fold_weights = None if weights is None else weights[train]
+                logits[c][val] = self._fit_linear(train_matrix, y_idx[train], c, fold_weights).decision_function(
+                    val_matrix
+                )
         return logits
 
     @property

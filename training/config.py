@@ -70,6 +70,9 @@ class TrainConfig:
     real_labels: str = "data/real/labels.csv"
     # Which splits of the labels to train on: "sealed" is refused (it is the test); "dev" is for choices.
     real_splits: list[str] = field(default_factory=lambda: ["train"])
+    # Weight of a real comment against a written one in the fit: the written corpus is larger per label and
+    # cleaner, and left at 1.0 it pulls the model towards its own register.
+    real_weight: float = 1.0
     # Sets left out: SFU's licence is non-commercial, and a commercial site must be able to run the model.
     real_exclude: list[str] = field(default_factory=lambda: ["sfu_ctc"])
     # Mild regularisation: the corpus is small, but n-gram weights need room for rare insult spellings.
@@ -147,6 +150,10 @@ class TrainConfig:
             raise ValueError(
                 f"{origin}: encoder_finetune_epochs > 0 but features {merged['features']} use no embedding; "
                 'add "embedding" to features or set encoder_finetune_epochs = 0'
+            )
+        if not 0 < float(merged["real_weight"]) <= 100:
+            raise ValueError(
+                f"{origin}: real_weight must be a positive number (1.0: as a written comment), found {merged['real_weight']}"
             )
         bad_splits = sorted(set(merged["real_splits"]) - {"train", "dev"})
         if bad_splits:

@@ -66,6 +66,11 @@ def _real_rows(real: RealSet | None) -> tuple[list, list[str], list[str]]:
     )
 
 
+def _weights(weights: list[float]) -> list[float] | None:
+    """None when every weight is 1: the fit is then exactly the unweighted one of models trained before."""
+    return None if all(w == 1.0 for w in weights) else weights
+
+
 def load_real_for(config: TrainConfig) -> tuple[RealSet | None, RealSet | None, dict[str, Any]]:
     """(the real comments to train on, the dev split to measure on, their provenance); (None, None, why) without."""
     if not config.real:
@@ -176,12 +181,13 @@ def _fit_and_save(
     real, real_dev = reals
     real_X, real_y, real_groups = _real_rows(real)
     X, y, groups = _subset(data, train_idx)
+    weights = [1.0] * len(X) + [config.real_weight] * len(real_X)
     X, y, groups = X + real_X, y + real_y, groups + real_groups
     # Fine-tuned on the training articles only, so the held-out figures are about articles it never saw.
     shipped_embedder = _tuned(config, embedder, X, y, work / "held-out-encoder", shipped=not config.refit_full)
     log("fitting on the training articles (with out-of-fold calibration)...")
     estimator = build_estimator(config, shipped_embedder, auxiliary)
-    estimator.fit(X, y, groups=groups)
+    estimator.fit(X, y, groups=groups, sample_weight=_weights(weights))
     if estimator.c_search_:
         log(f"C=auto: cross-validated log loss {estimator.c_search_}; chose C={estimator.C_}")
     X_test, y_test, _ = _subset(data, test_idx)
@@ -197,7 +203,13 @@ def _fit_and_save(
         log("refitting on all comments for the shipped model...")
         shipped_embedder = _tuned(config, embedder, data.comments(), data.labels(), work / ENCODER_DIR)
         estimator = build_estimator(config, shipped_embedder, auxiliary)
-        estimator.fit(data.comments() + real_X, data.labels() + real_y, groups=data.groups() + real_groups)
+        weights = [1.0] * len(data.rows) + [config.real_weight] * len(real_X)
+        estimator.fit(
+            data.comments() + real_X,
+            data.labels() + real_y,
+            groups=data.groups() + real_groups,
+            sample_weight=_weights(weights),
+        )
 
     metadata = {
         "name": config.name,
