@@ -1,8 +1,9 @@
-"""Run the service: python -m serve [--host H] [--port P] [--model-dir DIR].
+"""Run the service: python -m serve [--host H] [--port P] [--model-dir DIR] [--trusted-proxies LIST].
 
-Options default to MODERATION_HOST / MODERATION_PORT / MODERATION_MODEL_DIR, then 127.0.0.1:8000 and
-models/current. The model is loaded and checked before the server binds: a missing or corrupt model
-stops the start with a message instead of serving errors.
+Options default to MODERATION_HOST / MODERATION_PORT / MODERATION_MODEL_DIR / MODERATION_TRUSTED_PROXIES,
+then 127.0.0.1:8000, models/current and no trusted proxy (X-Forwarded-For is ignored from everyone). The
+model is loaded and checked before the server binds: a missing or corrupt model stops the start with a
+message instead of serving errors.
 """
 
 import argparse
@@ -29,10 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int)
     parser.add_argument("--model-dir")
     parser.add_argument(
+        "--trusted-proxies",
+        help="comma-separated addresses or CIDR networks of reverse proxies whose X-Forwarded-For is believed",
+    )
+    parser.add_argument(
         "--workers", type=int, default=1, help="worker processes, each with its own model copy (2 suits 2 cores)"
     )
     args = parser.parse_args(argv)
-    overrides = {k: v for k, v in {"host": args.host, "port": args.port, "model_dir": args.model_dir}.items() if v}
+    given = {"host": args.host, "port": args.port, "model_dir": args.model_dir, "trusted_proxies": args.trusted_proxies}
+    overrides = {k: v for k, v in given.items() if v}
     try:
         settings = Settings(**overrides)
     except ValueError as e:  # pydantic's ValidationError names the setting and the bad value
@@ -50,7 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot start, the configuration is not usable: {e}", file=sys.stderr)
         return 1
     if args.workers <= 1:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+            **settings.uvicorn_proxy_options(),
+        )
         return 0
     # Several workers: each imports the app itself, reading settings from the environment. Everything was
     # checked above in this process, so a bad model or config never reaches a worker.

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -17,11 +17,11 @@ from model.artifact import LoadedModel
 from model.embeddings import set_threads
 from model.policy import load_policy
 
-from .auth import ADMIN, PREDICT, check_open_mode, load_keyring, require
+from .auth import check_open_mode, load_keyring
 from .copypaste import CopyPasteIndex
 from .coral import coral_router
 from .guard import StorageGuard
-from .limits import BodyLimitMiddleware, Receive, Scope, Send
+from .limits import BodyLimitMiddleware, Message, Receive, Scope, Send
 from .metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from .ratelimit import RateLimitMiddleware
 from .routes import router
@@ -86,8 +86,8 @@ def create_app(settings: Settings | None = None, loaded: LoadedModel | None = No
     app.include_router(router)
     app.include_router(admin_router)
     app.include_router(coral_router)
-    app.include_router(data_router, dependencies=[Depends(require(PREDICT))])
-    app.include_router(admin_data_router, dependencies=[Depends(require(ADMIN))])
+    app.include_router(data_router)  # scopes are declared on each route (serve/auth.py)
+    app.include_router(admin_data_router)
     app.add_api_route(
         "/metrics",
         _metrics_endpoint,
@@ -96,13 +96,14 @@ def create_app(settings: Settings | None = None, loaded: LoadedModel | None = No
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"}},
     )
+    app.add_middleware(_HeadAsGet)  # innermost: everything outside still sees the HEAD
     app.add_middleware(_EmptyBodyAllowed, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_minute > 0:
         # Outside the body limit: a client over its rate is refused before a byte of its body is read.
         app.add_middleware(
             RateLimitMiddleware,
             per_minute=settings.rate_limit_per_minute,
-            is_known=lambda key: keyring.scopes_for(key) is not None,
+            is_known=lambda key: keyring.find(key) is not None,
         )
     if settings.cors_origins:
         app.add_middleware(
@@ -129,6 +130,28 @@ class _EmptyBodyAllowed(BodyLimitMiddleware):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+class _HeadAsGet:
+    """HEAD answers like GET, without the body. Starlette routes allow HEAD wherever they allow GET, FastAPI's
+    do not (a HEAD got 405 with `Allow: GET, HEAD`); declaring HEAD on each route would double every GET
+    operation in the OpenAPI schema. So the route sees a GET, and the body is dropped on the way out; the
+    headers (Content-Length included) are the GET's."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 def _fingerprint_loader(store: Any) -> Callable[[str, int], list[tuple[int, str | None]]]:
@@ -163,7 +186,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     if exc.status_code == 405:
         methods = set((exc.headers or {}).get("Allow", "").replace(" ", "").split(",")) - {""}
         for template, item in request.app.openapi().get("paths", {}).items():  # built once, then cached
-            if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.scope["path"]):
+            # ".+": the ids in this API's paths may hold "/" ({article_id:id}).
+            if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", ".+", re.escape(template)), request.scope["path"]):
                 methods |= {m.upper() for m in item} & _METHODS
         if "GET" in methods:
             methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET

@@ -1,8 +1,23 @@
-"""API keys with scopes: `predict` (score comments, store articles and feedback) and `admin` (reload, export).
+"""API keys with scopes, and who a key is.
+
+Scopes follow the threat model: a key that only scores comments is often embedded in a comment form, so it
+must not be able to write what the next retraining learns from or what comments are judged against.
+
+- `predict`: score comments (`POST /v1/predict`, `GET /v1/model`) and read stored articles;
+- `articles`: store and read articles (`PUT`/`GET /v1/articles/{id}`);
+- `feedback`: record a moderator's label (`POST /v1/feedback`), under the key's name;
+- `admin`: reload, audit log, feedback export; an admin key may also do everything above.
 
 A key arrives as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Every configured key is compared,
 with hmac.compare_digest over SHA-256 digests (equal lengths, no early exit), so the time taken says
 nothing about which key or how much of it matched. Keys never appear in logs, errors or settings reprs.
+
+Each key has a name, the identity recorded with the feedback it sends: `{"<key>": {"scopes": [...], "name":
+"desk-1"}}`, or for a key written in the older `{"<key>": ["predict"]}` form, `key-` and the first 12 hex
+digits of the key's SHA-256 (stable, and not enough to recover a long random key).
+
+The key is checked before the request body is read (AuthFirstRoute): an unauthenticated client gets 401
+whatever it sends, and costs the server no parsing.
 
 No keys configured means no authentication: the service then refuses to start on anything but a loopback
 address (see check_open_mode), and says so loudly in the log.
@@ -13,18 +28,26 @@ import hmac
 import ipaddress
 import json
 import logging
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from .settings import Settings
 
 log = logging.getLogger("serve.auth")
 
-PREDICT, ADMIN = "predict", "admin"
-SCOPES = (PREDICT, ADMIN)
+PREDICT, ARTICLES, FEEDBACK, ADMIN = "predict", "articles", "feedback", "admin"
+SCOPES = (PREDICT, ARTICLES, FEEDBACK, ADMIN)
+MIN_KEY_CHARS = 16
+MAX_NAME_CHARS = 64
+# What the older list form's keys are called: "key-" + this many hex digits of the key's SHA-256.
+DERIVED_NAME_HEX = 12
+KEYS_SHAPE = '{"<key>": {"scopes": ["predict"], "name": "site-backend"}}'
 
 
 class AuthConfigError(ValueError):
@@ -32,46 +55,96 @@ class AuthConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Key:
+    digest: bytes  # SHA-256 of the key; the key itself is not kept
+    scopes: frozenset[str]
+    name: str
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes or ADMIN in self.scopes
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: the key's name and scopes, or name None when no keys are configured (open mode)."""
+
+    name: str | None
+    scopes: frozenset[str]
+
+
+OPEN_CALLER = Caller(None, frozenset(SCOPES))
+
+
+@dataclass(frozen=True)
 class KeyRing:
-    # (sha256 of the key, its scopes); the keys themselves are not kept.
-    entries: tuple[tuple[bytes, frozenset[str]], ...]
+    keys: tuple[Key, ...]
 
     @property
     def open(self) -> bool:
-        return not self.entries
+        return not self.keys
 
-    def scopes_for(self, presented: str) -> frozenset[str] | None:
+    def find(self, presented: str) -> Key | None:
         digest = hashlib.sha256(presented.encode()).digest()
-        found: frozenset[str] | None = None
-        for key_digest, scopes in self.entries:  # no break: every key costs the same time
-            if hmac.compare_digest(digest, key_digest):
-                found = scopes
+        found: Key | None = None
+        for key in self.keys:  # no break: every key costs the same time
+            if hmac.compare_digest(digest, key.digest):
+                found = key
         return found
+
+
+def derived_name(key: str) -> str:
+    """The name of a key given without one: stable across restarts, safe to store and show."""
+    return "key-" + hashlib.sha256(key.encode()).hexdigest()[:DERIVED_NAME_HEX]
 
 
 def load_keyring(settings: Settings) -> KeyRing:
     keys: dict[str, object] = dict(settings.api_keys)
     if settings.api_keys_file is not None:
-        path = Path(settings.api_keys_file)
-        try:
-            from_file = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as e:
-            raise AuthConfigError(f"api_keys_file {path.name} does not exist; fix MODERATION_API_KEYS_FILE") from e
-        except json.JSONDecodeError as e:
-            raise AuthConfigError(
-                f'api_keys_file {path.name} is not JSON (line {e.lineno}); expected {{"<key>": ["predict"]}}'
-            ) from None
-        if not isinstance(from_file, dict):
-            raise AuthConfigError(f"api_keys_file {path.name} must hold a JSON object of key -> list of scopes")
-        keys.update(from_file)
-    entries = []
-    for n, (key, scopes) in enumerate(keys.items(), start=1):
-        if not isinstance(key, str) or len(key) < 16:
-            raise AuthConfigError(f"API key #{n} is shorter than 16 characters; use a long random key")
-        if not isinstance(scopes, list) or not scopes or any(s not in SCOPES for s in scopes):
-            raise AuthConfigError(f"API key #{n} has scopes {scopes!r}; expected a non-empty list from {list(SCOPES)}")
-        entries.append((hashlib.sha256(key.encode()).digest(), frozenset(scopes)))
-    return KeyRing(tuple(entries))
+        keys.update(_read_keys_file(Path(settings.api_keys_file)))
+    return KeyRing(tuple(_parse_key(n, key, spec) for n, (key, spec) in enumerate(keys.items(), start=1)))
+
+
+def _read_keys_file(path: Path) -> dict[str, object]:
+    try:
+        from_file = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise AuthConfigError(f"api_keys_file {path.name} does not exist; fix MODERATION_API_KEYS_FILE") from e
+    except json.JSONDecodeError as e:
+        raise AuthConfigError(
+            f"api_keys_file {path.name} is not JSON (line {e.lineno}); expected {KEYS_SHAPE}"
+        ) from None
+    if not isinstance(from_file, dict):
+        raise AuthConfigError(f"api_keys_file {path.name} must hold a JSON object of the shape {KEYS_SHAPE}")
+    return from_file
+
+
+def _parse_key(n: int, key: object, spec: object) -> Key:
+    """One entry of the key settings: `[scopes]` (older form) or `{"scopes": [...], "name": "..."}`.
+    Messages name the key by its position, never by its value."""
+    if not isinstance(key, str) or len(key) < MIN_KEY_CHARS:
+        raise AuthConfigError(f"API key #{n} is shorter than {MIN_KEY_CHARS} characters; use a long random key")
+    name: object = derived_name(key)
+    if isinstance(spec, dict):
+        unknown = sorted(set(spec) - {"scopes", "name"})
+        if unknown:
+            raise AuthConfigError(f"API key #{n} has unknown fields {unknown}; expected {KEYS_SHAPE}")
+        name = spec.get("name", name)
+        scopes = spec.get("scopes")
+    else:
+        scopes = spec
+    if not isinstance(scopes, list) or not scopes or any(s not in SCOPES for s in scopes):
+        raise AuthConfigError(f"API key #{n} has scopes {scopes!r}; expected a non-empty list from {list(SCOPES)}")
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name) > MAX_NAME_CHARS
+        or any(not c.isprintable() for c in name)
+    ):
+        raise AuthConfigError(
+            f"API key #{n} has a name that is not 1 to {MAX_NAME_CHARS} printable characters; "
+            'give it one such as "desk-1" (it is recorded as the moderator of the feedback the key sends)'
+        )
+    return Key(hashlib.sha256(key.encode()).digest(), frozenset(scopes), name)
 
 
 def is_loopback(host: str) -> bool:
@@ -105,29 +178,76 @@ def presented_key(request: Request) -> str | None:
     return key.strip() if key and key.strip() else None
 
 
-def require(scope: str):
-    """A dependency that lets the request through only with a key holding `scope` (or in open mode)."""
+def authenticate(request: Request, scopes: frozenset[str]) -> Caller:
+    """The caller, if its key holds one of `scopes` (or no keys are configured); else 401 or 403."""
+    keyring: KeyRing = request.app.state.keyring
+    if keyring.open:
+        return OPEN_CALLER
+    presented = presented_key(request)
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if presented is None:
+        raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`", challenge)
+    key = keyring.find(presented)
+    if key is None:
+        raise HTTPException(401, "unknown API key", challenge)
+    if not any(key.allows(scope) for scope in scopes):
+        needed = " or ".join(f"`{s}`" for s in sorted(scopes))
+        raise HTTPException(403, f"this API key lacks the {needed} scope; ask for a key with it")
+    return Caller(key.name, key.scopes)
+
+
+class ScopeCheck:
+    """A dependency that lets the request through only with a key holding one of `scopes` (or in open mode),
+    and hands the route the Caller. AuthFirstRoute runs the same check before the body is read."""
+
+    def __init__(self, *scopes: str) -> None:
+        unknown = set(scopes) - set(SCOPES)
+        if not scopes or unknown:
+            raise ValueError(f"unknown scopes {sorted(unknown)}; expected some of {list(SCOPES)}")
+        self.scopes = frozenset(scopes)
 
     # async: it blocks on nothing, and a plain `def` dependency would cost a thread-pool hand-off per request.
-    async def check(request: Request) -> None:
-        keyring: KeyRing = request.app.state.keyring
-        if keyring.open:
-            return
-        key = presented_key(request)
-        challenge = {"WWW-Authenticate": "Bearer"}
-        if key is None:
-            raise HTTPException(
-                401, "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`", challenge
-            )
-        scopes = keyring.scopes_for(key)
-        if scopes is None:
-            raise HTTPException(401, "unknown API key", challenge)
-        if scope not in scopes:
-            raise HTTPException(403, f"this API key lacks the `{scope}` scope; ask for a key with it")
-
-    check.__name__ = f"require_{scope}"
-    return check
+    async def __call__(self, request: Request) -> Caller:
+        return authenticate(request, self.scopes)
 
 
-PredictScope = Annotated[None, Depends(require(PREDICT))]
-AdminScope = Annotated[None, Depends(require(ADMIN))]
+def require(*scopes: str) -> ScopeCheck:
+    return ScopeCheck(*scopes)
+
+
+def _scope_checks(dependant: Dependant) -> Iterator[ScopeCheck]:
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, ScopeCheck):
+            yield sub.call
+        yield from _scope_checks(sub)
+
+
+class AuthFirstRoute(APIRoute):
+    """An APIRoute that checks the API key before the body is read.
+
+    FastAPI reads and parses the body before it solves any dependency, so with the key checked only by a
+    dependency, an unauthenticated client sending a malformed body got 400 or 422 and made the server parse
+    it. This route runs the checks of the route's own `require(...)` dependencies (parameters or the route's
+    `dependencies=`) first; the dependencies still run, and give the route its Caller. Checks added only
+    when a router is included are not seen here: declare scopes on the routes.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        checks = tuple(_scope_checks(self.dependant))
+        if not checks:
+            return handler
+
+        async def key_checked_first(request: Request) -> Response:
+            for check in checks:
+                authenticate(request, check.scopes)
+            return await handler(request)
+
+        return key_checked_first
+
+
+PredictScope = Annotated[Caller, Depends(require(PREDICT))]
+AdminScope = Annotated[Caller, Depends(require(ADMIN))]
+ArticlesWrite = Annotated[Caller, Depends(require(ARTICLES))]
+ArticlesRead = Annotated[Caller, Depends(require(ARTICLES, PREDICT))]
+FeedbackScope = Annotated[Caller, Depends(require(FEEDBACK))]

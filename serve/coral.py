@@ -33,7 +33,7 @@ from model.policy import APPROVE, REJECT
 
 from .predict import Item, Outcome, Services, moderate
 from .routes import services_for
-from .schemas import ErrorResponse
+from .schemas import MAX_ID_CHARS, AnyId, ErrorResponse, Id
 
 coral_router = APIRouter(tags=["integrations"])
 
@@ -49,23 +49,27 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# Ids are limited as the service's own are (serve/schemas.py): story and site ids are stored in String(256)
+# columns, which PostgreSQL refuses NUL in, and every id is hashed into the audited comment id. Coral's ids
+# are UUIDs, far inside the limits: an over-long id, or one with a control character, is a 422 naming the
+# field, before any work.
 class CoralComment(_Lenient):
     body: str
-    parentID: str | None = None
+    parentID: AnyId | None = None
 
 
 class CoralAuthor(_Lenient):
-    id: str
-    role: str | None = None
+    id: AnyId
+    role: str | None = Field(None, max_length=64)
 
 
 class CoralStory(_Lenient):
-    id: str
-    url: str | None = None
+    id: Id
+    url: str | None = Field(None, max_length=2_000)
 
 
 class CoralSite(_Lenient):
-    id: str | None = None
+    id: AnyId | None = None
 
 
 class CoralRequest(_Lenient):
@@ -74,8 +78,8 @@ class CoralRequest(_Lenient):
     author: CoralAuthor
     story: CoralStory
     site: CoralSite = Field(default_factory=CoralSite)
-    tenantID: str | None = None
-    tenantDomain: str | None = None
+    tenantID: AnyId | None = None
+    tenantDomain: str | None = Field(None, max_length=MAX_ID_CHARS)
 
 
 def sign(body: bytes, secret: str) -> str:

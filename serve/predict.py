@@ -91,8 +91,9 @@ def article_key(article_id: str | None, article: ArticleIn | None) -> str | None
     return None
 
 
-def _unknown_article(loc: list[str | int], article_id: str) -> HTTPException:
-    msg = f"no stored article with id {article_id!r}; PUT /v1/articles/{{id}} first, or send `article` inline"
+def _unknown_article(loc: list[str | int]) -> HTTPException:
+    # The id is not repeated: answers never echo what the client sent (`loc` says which one it was).
+    msg = "no article is stored under this article_id; PUT /v1/articles/{id} first, or send `article` inline"
     return HTTPException(422, [{"loc": loc, "msg": msg, "type": "unknown_article"}])
 
 
@@ -124,7 +125,7 @@ def build_items(request: PredictRequest, services: Services) -> list[Item]:
             if stored is StorageDown:
                 notes.append(f"article {article_id!r} could not be read (storage unavailable); scored without it")
             elif stored is None:
-                raise _unknown_article(loc, article_id)
+                raise _unknown_article(loc)
             else:
                 comment = Comment(c.text, stored.title, stored.body)
         items.append(Item(audit_id(c.id, c.text), c.id, comment, article_key(article_id, article), notes))

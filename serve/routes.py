@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from model.artifact import LoadedModel
 
-from .auth import PredictScope
+from .auth import AuthFirstRoute, PredictScope
 from .predict import Services, predict_async
 from .schemas import ErrorResponse, PredictRequest, PredictResponse
 from .state import ModelHolder
 
-router = APIRouter()
+router = APIRouter(route_class=AuthFirstRoute)
 
 
 # Dependencies that only read app.state are `async def`: FastAPI runs a plain `def` dependency on the thread

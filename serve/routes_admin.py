@@ -10,14 +10,14 @@ from starlette.concurrency import run_in_threadpool
 from model.artifact import ArtifactError
 from model.policy import PolicyError, load_policy
 
-from .auth import AdminScope
+from .auth import AdminScope, AuthFirstRoute
 from .schemas import ErrorResponse
 from .warm import settle_heap
 from .workers import announce_reload
 
 log = logging.getLogger("serve.admin")
 
-admin_router = APIRouter(prefix="/v1/admin", tags=["admin"])
+admin_router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=AuthFirstRoute)
 
 # An absolute path (POSIX or Windows) in an error message; only its last part is kept in answers.
 _PATH = re.compile(r"(?:[A-Za-z]:)?[/\\](?:[^\s'\"`,;()/\\]+[/\\])*([^\s'\"`,;()/\\]+)")

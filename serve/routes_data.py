@@ -1,5 +1,10 @@
 """HTTP routes over the Store: articles and feedback (`data_router`), audit log and feedback export
-(`admin_data_router`). No auth here: the app factory adds the API-key dependencies when it includes them."""
+(`admin_data_router`). Each route names its scope (serve/auth.py); the key is checked before the body is read.
+
+Ids in the path (`/v1/articles/{id}`, `/v1/audit/{comment_id}`) are the rest of the path, percent-decoded
+once as UTF-8: `a/b` and `a%2Fb` name the same article "a/b", `%25` is a literal "%". A percent-escape
+that is not UTF-8 is refused (422): decoded leniently it became U+FFFD, so `%FF` and `%FE` named one id.
+"""
 
 import json
 import logging
@@ -7,24 +12,59 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+from starlette.convertors import Convertor, register_url_convertor
 
 from model.labels import LABELS, check_label
 
+from .auth import ADMIN, ArticlesRead, ArticlesWrite, AuthFirstRoute, Caller, FeedbackScope, require
 from .db import AuditEntry, FeedbackIn, StorageError, Store
 from .db.export import training_rows
-from .schemas import MAX_BODY_CHARS, MAX_ID_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS, ErrorResponse, Strict
+from .schemas import (
+    ID_PATTERN,
+    MAX_BODY_CHARS,
+    MAX_ID_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_TITLE_CHARS,
+    ErrorResponse,
+    Id,
+    Strict,
+    no_control_characters,
+)
 
 log = logging.getLogger("serve.data")
 
-data_router = APIRouter(tags=["data"])
-admin_data_router = APIRouter(tags=["admin"])
 
-Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
-PathId = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS)]
+class _IdConvertor(Convertor[str]):
+    """`{name:id}`: the rest of the path, like Starlette's `path`, but across line breaks too, so that an id
+    holding one reaches the validator (a 422 naming the field) instead of matching no route (a 404)."""
+
+    regex = "[\\s\\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+# Registered before the routes below are declared: Starlette compiles a route's pattern when it is made.
+register_url_convertor("id", _IdConvertor())
+
+data_router = APIRouter(tags=["data"], route_class=AuthFirstRoute)
+admin_data_router = APIRouter(tags=["admin"], route_class=AuthFirstRoute, dependencies=[Depends(require(ADMIN))])
+
+PathId = Annotated[
+    str,
+    Path(min_length=1, max_length=MAX_ID_CHARS, json_schema_extra={"pattern": ID_PATTERN}),
+    AfterValidator(no_control_characters),
+]
+# Recorded as the moderator of feedback sent with no keys configured (open mode) and no moderator_id.
+OPEN_MODE_MODERATOR = "local"
 _503 = {503: {"model": ErrorResponse, "description": "the database refused the read or write"}}
 # Routes with a JSON body: a body that does not decode (invalid UTF-8, too deeply nested) is a 400.
 _400 = {400: {"model": ErrorResponse, "description": "body is not decodable JSON (invalid UTF-8, too deeply nested)"}}
@@ -39,6 +79,23 @@ async def get_store(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+async def utf8_path(request: Request) -> None:
+    """The path must be UTF-8 once percent-decoded: uvicorn decodes it leniently, and every bad escape
+    becomes U+FFFD, so two different ids would silently name one row."""
+    try:
+        unquote_to_bytes(request.scope.get("raw_path") or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        loc: list[str] = ["path", *list(request.path_params)[:1]]
+        msg = (
+            "the id is not UTF-8 once percent-decoded; percent-encode each character's UTF-8 bytes "
+            "(é is %C3%A9, / may be sent as is or as %2F)"
+        )
+        raise HTTPException(422, [{"loc": loc, "msg": msg, "type": "value_error"}]) from None
+
+
+Utf8Path = Depends(utf8_path)
 
 
 @contextmanager
@@ -79,10 +136,15 @@ class ArticleOut(BaseModel):
 
 
 @data_router.put(
-    "/v1/articles/{article_id}", responses={201: {"model": ArticleOut, "description": "stored as new"}, **_400, **_503}
+    "/v1/articles/{article_id:id}",
+    responses={201: {"model": ArticleOut, "description": "stored as new"}, **_400, **_503},
+    dependencies=[Utf8Path],
 )
-def put_article(article_id: PathId, body: ArticlePut, store: StoreDep, response: Response) -> ArticleOut:
-    """Store (or replace) an article; predict and feedback can then name it by `article_id`. 201 when new."""
+def put_article(
+    article_id: PathId, body: ArticlePut, store: StoreDep, response: Response, _: ArticlesWrite
+) -> ArticleOut:
+    """Store (or replace) an article; predict and feedback can then name it by `article_id`. 201 when new.
+    Needs the `articles` scope. The id may contain `/` (sent as is or as %2F)."""
     with storage("store the article"):
         existed = store.get_article(article_id) is not None
         store.put_article(article_id, body.title, body.body, body.url)
@@ -93,12 +155,16 @@ def put_article(article_id: PathId, body: ArticlePut, store: StoreDep, response:
     return ArticleOut(**vars(saved))
 
 
-@data_router.get("/v1/articles/{article_id}", responses={404: {"model": ErrorResponse}, **_503})
-def get_article(article_id: PathId, store: StoreDep) -> ArticleOut:
+@data_router.get(
+    "/v1/articles/{article_id:id}", responses={404: {"model": ErrorResponse}, **_503}, dependencies=[Utf8Path]
+)
+def get_article(article_id: PathId, store: StoreDep, _: ArticlesRead) -> ArticleOut:
+    """A stored article. Needs the `articles` or the `predict` scope."""
     with storage("read the article"):
         article = store.get_article(article_id)
     if article is None:
-        raise HTTPException(404, f"article {article_id!r} is not stored; PUT /v1/articles/{{id}} first")
+        # The id is not repeated: answers never echo what the client sent.
+        raise HTTPException(404, "no article is stored under this id; PUT /v1/articles/{id} first")
     return ArticleOut(**vars(article))
 
 
@@ -118,7 +184,11 @@ class FeedbackRequest(Strict):
         description=f"the correct label: one of {', '.join(LABELS)}",
         json_schema_extra={"enum": list(LABELS)},
     )
-    moderator_id: Id
+    moderator_id: Id | None = Field(
+        None,
+        description="leave out: the moderator is the API key's name; if given, it must equal that name "
+        f'(with no keys configured it is recorded as given, or as "{OPEN_MODE_MODERATOR}")',
+    )
     article_id: Id | None = Field(None, description="a stored article (PUT /v1/articles/{id}); or give `article`")
     article: FeedbackArticle | None = Field(None, description="the article inline, when it is not stored")
     site_id: Id | None = None
@@ -148,8 +218,10 @@ class FeedbackCreated(BaseModel):
     status_code=201,
     responses={422: {"model": ErrorResponse, "description": "invalid field or unknown article_id"}, **_400, **_503},
 )
-def post_feedback(body: FeedbackRequest, store: StoreDep) -> FeedbackCreated:
-    """Record a moderator's correct label for a comment. Stored (and durable) before the 201 is sent."""
+def post_feedback(body: FeedbackRequest, store: StoreDep, caller: FeedbackScope) -> FeedbackCreated:
+    """Record a moderator's correct label for a comment, under the API key's name. Needs the `feedback`
+    scope. Stored (and durable) before the 201 is sent."""
+    moderator = moderator_of(caller, body.moderator_id)
     with storage("store the feedback"):
         if body.article is not None:
             title, text = body.article.title, body.article.body
@@ -161,7 +233,7 @@ def post_feedback(body: FeedbackRequest, store: StoreDep) -> FeedbackCreated:
                     [
                         {
                             "loc": ["body", "article_id"],
-                            "msg": f"article {body.article_id!r} is not stored; PUT /v1/articles/{{id}} first "
+                            "msg": "no article is stored under this article_id; PUT /v1/articles/{id} first "
                             "or send article {title, body} with the feedback",
                             "type": "value_error",
                         }
@@ -172,13 +244,28 @@ def post_feedback(body: FeedbackRequest, store: StoreDep) -> FeedbackCreated:
             comment_id=body.comment_id,
             text=body.text,
             label=body.label,
-            moderator_id=body.moderator_id,
+            moderator_id=moderator,
             article_id=body.article_id,
             article_title=title,
             article_body=text,
             site_id=body.site_id,
         )
         return FeedbackCreated(id=store.add_feedback(item))
+
+
+def moderator_of(caller: Caller, claimed: str | None) -> str:
+    """Who is recorded as the moderator: the key's name, never what the body claims (a key embedded in a
+    form must not write labels in someone else's name). A body moderator_id that differs is refused rather
+    than dropped, so a client that meant something else by it finds out at once."""
+    if caller.name is None:  # open mode: no key to name anyone, and every local process is trusted
+        return claimed or OPEN_MODE_MODERATOR
+    if claimed is not None and claimed != caller.name:
+        msg = (
+            f"moderator_id must be left out or equal this API key's name ({caller.name!r}): the moderator is "
+            "recorded from the key; give each moderator or tool its own named key"
+        )
+        raise HTTPException(422, [{"loc": ["body", "moderator_id"], "msg": msg, "type": "value_error"}])
+    return caller.name
 
 
 @admin_data_router.get(
@@ -235,7 +322,7 @@ class AuditList(BaseModel):
     entries: list[AuditOut]
 
 
-@admin_data_router.get("/v1/audit/{comment_id}", responses=_503)
+@admin_data_router.get("/v1/audit/{comment_id:id}", responses=_503, dependencies=[Utf8Path])
 def list_audit(comment_id: PathId, store: StoreDep) -> AuditList:
     """Every decision recorded for the comment, oldest first; an unknown id has an empty list."""
     with storage("read the audit log"):

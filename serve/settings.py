@@ -1,9 +1,12 @@
 """Service settings, read from the environment (prefix MODERATION_) or given by the command line."""
 
+import ipaddress
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from model.policy import DEFAULT_POLICY_FILE
 
@@ -31,9 +34,11 @@ class Settings(BaseSettings):
     policy_file: Path = Field(
         DEFAULT_POLICY_FILE, description="TOML policy: thresholds, shadow mode, per-site overrides"
     )
-    # {"<key>": ["predict"], "<key2>": ["predict", "admin"]}. Empty (and no keys file): no auth, loopback only.
+    # {"<key>": {"scopes": ["predict"], "name": "site-backend"}}, or the older {"<key>": ["predict"]} (serve/auth.py
+    # checks each entry). Empty (and no keys file): no auth, loopback only. Any value type here, so that a bad
+    # entry is reported by auth.py by its number: pydantic's own error would print the key.
     # repr=False: keys must never reach a log line or a traceback.
-    api_keys: dict[str, list[str]] = Field(default_factory=dict, repr=False)
+    api_keys: dict[str, Any] = Field(default_factory=dict, repr=False)
     api_keys_file: Path | None = Field(None, description="JSON file of the same shape as api_keys, merged into it")
     # Coral's signing secrets; several during a rotation. Empty: the Coral endpoint answers 404.
     coral_signing_secrets: list[str] = Field(default_factory=list, repr=False)
@@ -50,9 +55,44 @@ class Settings(BaseSettings):
     rate_limit_per_minute: float = Field(1200.0, ge=0.0)
     # Browser origins allowed to call the API. Empty: no CORS headers at all (the API is for backends).
     cors_origins: list[str] = Field(default_factory=list)
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For / X-Forwarded-Proto are believed: the
+    # client address (for the rate limit) is then the nearest one in X-Forwarded-For that is not a trusted
+    # proxy. Empty: the headers are ignored from everyone, so no client can choose its own address. A JSON
+    # list or comma-separated: "127.0.0.1" for nginx on this host, "10.0.0.0/8" for a load balancer's network.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # -- CPU ----------------------------------------------------------------------------------------------
     # Threads for the sentence embedding (ONNX Runtime or torch); 0 keeps the model's own choice (half the
     # cores). With one worker on an otherwise idle 2-core machine, 2 nearly doubles batch throughput; with
     # 2 workers keep 1 each.
     embedding_threads: int = Field(0, ge=0, le=64)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [p for p in text.split(",") if p.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        out = []
+        for item in (v.strip() for v in value):
+            try:
+                out.append(str(ipaddress.ip_network(item) if "/" in item else ipaddress.ip_address(item)))
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or a CIDR network (such as 10.0.0.1 or 10.0.0.0/8); "
+                    "list the addresses of the reverse proxies in front of this service"
+                ) from None
+        return out
+
+    def uvicorn_proxy_options(self) -> dict[str, Any]:
+        """uvicorn's proxy settings. Its defaults believe X-Forwarded-For from 127.0.0.1, so any local client,
+        or a proxy on this host that passes the client's own header through (nginx does by default), could
+        pick its rate-limit bucket per request; here only the listed proxies are believed."""
+        if not self.trusted_proxies:
+            return {"proxy_headers": False}
+        return {"proxy_headers": True, "forwarded_allow_ips": list(self.trusted_proxies)}

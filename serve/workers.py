@@ -237,11 +237,17 @@ def _worker_main(channel: socket.socket, log_level: str) -> None:
     from .app import create_app  # settings from the environment, as the parent checked them
 
     app = create_app()
-    config = uvicorn.Config(app, log_level=log_level, access_log=False)
+    config = worker_config(app, log_level)
     server = uvicorn.Server(config)
     _channel = channel
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(_serve(server, channel, app))
+
+
+def worker_config(app: Any, log_level: str) -> uvicorn.Config:
+    # Proxy headers as the settings say (off unless trusted_proxies is set), not uvicorn's default of
+    # believing X-Forwarded-For from 127.0.0.1.
+    return uvicorn.Config(app, log_level=log_level, access_log=False, **app.state.settings.uvicorn_proxy_options())
 
 
 async def _serve(server: uvicorn.Server, channel: socket.socket, app: Any) -> None:

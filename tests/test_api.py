@@ -50,6 +50,11 @@ def test_health_ready_and_model(client):
         ({"comments": "hello"}, ["body", "comments"]),
         ({"comments": [{"text": "hi", "artcle": {}}]}, ["body", "comments", 0, "artcle"]),
         ({"comments": [{"text": "hi", "id": ["x"]}]}, ["body", "comments", 0, "id"]),
+        ({"comments": [{"text": "hi", "id": "c\u00001"}]}, ["body", "comments", 0, "id"]),
+        ({"comments": [{"text": "hi", "article_id": "a\r\nb"}]}, ["body", "comments", 0, "article_id"]),
+        ({"comments": [{"text": "hi"}], "article_id": "a\u0000"}, ["body", "article_id"]),
+        ({"comments": [{"text": "hi"}], "site_id": "site\u0000"}, ["body", "site_id"]),
+        ({"comments": [{"text": "hi"}], "site_id": "s" * 257}, ["body", "site_id"]),
         ({}, ["body", "comments"]),
     ],
 )
@@ -62,6 +67,22 @@ def test_bad_input_is_422_naming_the_field(client, body, loc):
 def test_validation_errors_do_not_echo_input(client):
     r = client.post("/v1/predict", json={"comments": [{"text": "secret " * 2000}]})
     assert r.status_code == 422 and "secret" not in r.text
+
+
+def test_id_errors_say_what_to_fix(client):
+    r = client.post("/v1/predict", json={"comments": [{"text": "hi", "id": "c\u00001"}]})
+    assert "must not contain control characters such as NUL" in r.json()["detail"][0]["msg"]
+
+
+def test_errors_do_not_echo_ids_or_headers(client):
+    # README: the offending input is never echoed back, in any error (issue 24 found two that did).
+    r = client.post("/v1/predict", json={"comments": [{"text": "hi", "article_id": "zz-not-stored"}]})
+    assert r.status_code == 422 and "zz-not-stored" not in r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "comments", 0, "article_id"]
+    r = client.get("/v1/articles/zz-not-stored")
+    assert r.status_code == 404 and "zz-not-stored" not in r.text
+    r = client.post("/v1/predict", content=b"{}", headers={"content-type": "text/zz-evil"})
+    assert r.status_code == 415 and "zz-evil" not in r.text and "application/json" in r.text
 
 
 def test_invalid_json_is_422(client):

@@ -155,6 +155,35 @@ def test_signed_but_malformed_request_is_422(make):
         assert r.status_code == 422 and ["body", "story"] in [e["loc"] for e in r.json()["detail"]]
 
 
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        (("story", "id"), "s" * 257),
+        (("story", "id"), "story\u0000"),
+        (("story", "id"), ""),
+        (("site", "id"), "site\u0000a"),
+        (("site", "id"), "x" * 257),
+        (("author", "id"), "u" * 257),
+        (("author", "id"), "user\n42"),
+        (("tenantID",), "t\u0000"),
+        (("comment", "parentID"), "p" * 257),
+    ],
+)
+def test_ids_are_limited_where_they_enter(make, where: tuple, value: str):
+    # Story and site ids are written to String(256) columns, which PostgreSQL refuses NUL in: a 422 naming
+    # the field, before any work, and never a 500 at the audit write.
+    payload = coral_request("hi there")
+    target = payload
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    with make(APPROVE_ALL) as client:
+        r = send(client, payload)
+        assert r.status_code == 422, r.text
+        [error] = r.json()["detail"]
+        assert error["loc"] == ["body", *where] and set(error) == {"loc", "msg", "type"}  # no "input" echoed
+
+
 def test_stored_article_for_story_id_is_used(tmp_path, tiny_relevance_model):
     from serve.coral import CoralRequest, comment_id
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from model.artifact import read_metadata
+from serve.auth import KeyRing
 from serve.db import AuditEntry, FeedbackIn, Store
 from serve.routes_data import admin_data_router, data_router
 from serve.settings import Settings
@@ -33,6 +34,7 @@ ARTICLE = {
 def make_app(store: Store | None) -> FastAPI:
     app = FastAPI()
     app.state.store = store
+    app.state.keyring = KeyRing(())  # no keys: open mode (tests/test_auth.py covers keys and scopes)
     app.include_router(data_router)
     app.include_router(admin_data_router)
     return app
@@ -86,10 +88,51 @@ def test_put_then_get_article(api: TestClient) -> None:
     assert (got.json()["title"], got.json()["url"]) == ("Library stays open after all", "")
 
 
-def test_unknown_article_is_404(api: TestClient) -> None:
-    response = api.get("/v1/articles/nope")
+def test_unknown_article_is_404_without_repeating_the_id(api: TestClient) -> None:
+    response = api.get("/v1/articles/nope-<script>")
     assert response.status_code == 404
     assert "PUT /v1/articles" in response.json()["detail"]
+    assert "nope" not in response.text  # README: answers never echo the client's input
+
+
+@pytest.mark.parametrize("sent", ["news/2024/elm-street", "news%2F2024%2Felm-street", "news/2024%2Felm-street"])
+def test_article_ids_may_hold_slashes(api: TestClient, store: Store, sent: str) -> None:
+    # The id is the rest of the path, percent-decoded once: "/" and "%2F" are the same character.
+    assert api.put(f"/v1/articles/{sent}", json=ARTICLE).status_code == 201
+    assert store.get_article("news/2024/elm-street") is not None
+    for other in ("news/2024/elm-street", "news%2F2024%2Felm-street"):
+        got = api.get(f"/v1/articles/{other}")
+        assert got.status_code == 200 and got.json()["id"] == "news/2024/elm-street"
+    assert api.put(f"/v1/articles/{sent}/", json=ARTICLE).status_code == 201  # a trailing "/" is another id
+
+
+def test_one_decoding_per_article_id(api: TestClient, store: Store) -> None:
+    # (That %25 is decoded once, never twice, is tested on a real server, tests/test_hostile_requests.py:
+    # Starlette's TestClient decodes the path twice.)
+    # Escapes that are not UTF-8 used to become U+FFFD, so %FF and %FE named the same article.
+    for bad in ("a%FF", "a%FE", "a%C3"):
+        response = api.put(f"/v1/articles/{bad}", json=ARTICLE)
+        assert response.status_code == 422, response.text
+        assert error_locs(response) == [["path", "article_id"]] and "UTF-8" in response.text
+        assert api.get(f"/v1/articles/{bad}").status_code == 422
+    assert api.put("/v1/articles/caf%C3%A9", json=ARTICLE).status_code == 201
+    assert store.get_article("café") is not None
+
+
+@pytest.mark.parametrize("bad", ["a%00b", "a%0Ab", "a%7Fb"])
+def test_article_ids_with_control_characters_are_422(api: TestClient, bad: str) -> None:
+    # PostgreSQL refuses NUL in its String columns: refused here, naming the field, not a 500 at the write.
+    for response in (api.put(f"/v1/articles/{bad}", json=ARTICLE), api.get(f"/v1/articles/{bad}")):
+        assert response.status_code == 422 and error_locs(response) == [["path", "article_id"]]
+        assert "control characters" in response.text
+
+
+def test_audit_ids_may_hold_slashes(api: TestClient, store: Store) -> None:
+    entry = AuditEntry("https://news.example/c/1", "v1", {"spam": 1.0}, "spam", "approve", "approve", "p", False, [])
+    store.add_audit([entry])
+    for sent in ("https://news.example/c/1", "https%3A%2F%2Fnews.example%2Fc%2F1"):
+        body = api.get(f"/v1/audit/{sent}").json()
+        assert body["comment_id"] == entry.comment_id and len(body["entries"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -152,7 +195,8 @@ def test_feedback_for_an_unknown_article_is_422_naming_article_id(api: TestClien
     response = api.post("/v1/feedback", json=feedback_body(article_id="never-stored"))
     assert response.status_code == 422
     assert error_locs(response) == [["body", "article_id"]]
-    assert "never-stored" in response.json()["detail"][0]["msg"]
+    assert "PUT /v1/articles" in response.json()["detail"][0]["msg"]
+    assert "never-stored" not in response.text  # the field is named, its value not repeated
     assert list(store.iter_feedback()) == []
 
 
@@ -164,6 +208,10 @@ def test_feedback_for_an_unknown_article_is_422_naming_article_id(api: TestClien
         ({"text": "  "}, "text"),
         ({"text": None}, "text"),
         ({"moderator_id": ""}, "moderator_id"),
+        ({"moderator_id": "mod\u0000"}, "moderator_id"),
+        ({"comment_id": "c" * 257}, "comment_id"),
+        ({"comment_id": "c\u00001"}, "comment_id"),
+        ({"site_id": "site\n"}, "site_id"),
         ({"comment_id": None}, "comment_id"),
         ({"created_at": "2020-01-01T00:00:00Z"}, "created_at"),  # the server sets the time
         ({"text": "x" * 10_001}, "text"),
@@ -270,10 +318,12 @@ def test_feedback_acknowledged_by_a_real_server_survives_kill_9(db_url: str) -> 
     script = (  # the same app as make_app, built without importing this module's training imports
         "import uvicorn\n"
         "from fastapi import FastAPI\n"
+        "from serve.auth import KeyRing\n"
         "from serve.db import Store\n"
         "from serve.routes_data import admin_data_router, data_router\n"
         "app = FastAPI()\n"
         f"app.state.store = Store({db_url!r})\n"
+        "app.state.keyring = KeyRing(())\n"
         "app.include_router(data_router)\n"
         "app.include_router(admin_data_router)\n"
         f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning')\n"

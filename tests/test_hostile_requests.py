@@ -231,3 +231,31 @@ def test_slow_requests_do_not_block_others(live: Live):
         started = time.monotonic()
         assert_still_serving(live)
         assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/v1/model", "/v1/articles/not-stored", "/openapi.json"])
+def test_head_answers_like_get_without_a_body(live: Live, path: str):
+    # FastAPI's routes answered HEAD with 405 (while saying `Allow: GET, HEAD`).
+    get = httpx.get(f"{live.url}{path}", timeout=30)
+    head = httpx.head(f"{live.url}{path}", timeout=30)
+    assert head.status_code == get.status_code, head.text
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert httpx.head(f"{live.url}/v1/predict", timeout=30).status_code == 405  # a POST-only route stays 405
+
+
+def test_article_ids_are_percent_decoded_once(live: Live):
+    # A real server (Starlette's TestClient decodes twice): %25 is a literal "%", "/" and %2F are one character.
+    url = f"{live.url}/v1/articles"
+    article = {"title": "Elm Street library"}
+    assert httpx.put(f"{url}/x-a%252Fb", json=article, timeout=30).status_code == 201
+    assert httpx.get(f"{url}/x-a%252Fb", timeout=30).json()["id"] == "x-a%2Fb"
+    assert httpx.get(f"{url}/x-a%2Fb", timeout=30).status_code == 404
+    assert httpx.put(f"{url}/x-news/elm", json=article, timeout=30).status_code == 201
+    assert httpx.get(f"{url}/x-news%2Felm", timeout=30).json()["id"] == "x-news/elm"
+    # Not UTF-8 once decoded: a 422 naming the id, where it used to become U+FFFD (so %FF and %FE were one id).
+    for bad in ("x-%FF", "x-%FE"):
+        r = httpx.put(f"{url}/{bad}", json=article, timeout=30)
+        assert_client_error(r, 422)
+        assert [e["loc"] for e in r.json()["detail"]] == [["path", "article_id"]]
