@@ -19,13 +19,21 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Trains on data/ only when models/ has no current model; `python -m training.fit` retrains on purpose.
-model: setup
-	@if [ -e $(MODELS)/current/metadata.json ]; then echo "using $(MODELS)/current -> $$(readlink $(MODELS)/current)"; \
-	else HF_HUB_OFFLINE=1 $(BIN)/python -m training.fit --out $(MODELS); fi
+# The model `make run` serves: a model you trained (models/current), else the shipped one (models/default).
+SERVE_MODEL = $(if $(wildcard $(MODELS)/current/metadata.json),$(MODELS)/current,$(MODELS)/default)
 
-run: model
-	HF_HUB_OFFLINE=1 $(BIN)/python -m serve --host $(HOST) --port $(PORT) --model-dir $(MODELS)/current
+# Rebuild the shipped default model: data/ + the rubric-labelled real comments (texts from ../shared/data/public),
+# trained, then exported to the portable format in models/default. `python -m training.fit` alone trains into
+# models/current, which `make run` then prefers.
+model: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m training.fit --out $(MODELS)
+	rm -rf $(MODELS)/default.new
+	HF_HUB_OFFLINE=1 $(BIN)/python -m model.portable export $(MODELS)/current $(MODELS)/default.new
+	rm -rf $(MODELS)/default && mv $(MODELS)/default.new $(MODELS)/default
+
+run: setup
+	@echo "serving $(SERVE_MODEL)"
+	HF_HUB_OFFLINE=1 $(BIN)/python -m serve --host $(HOST) --port $(PORT) --model-dir $(SERVE_MODEL)
 
 # The report browser test (tests/test_report_browser.py) needs Debian's chromium. Installed here when
 # missing and we are root (as in CI); otherwise that test skips and says how to install it.
