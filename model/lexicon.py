@@ -59,7 +59,15 @@ DEHUMANISING = _words("""
     pest plague filth scum trash garbage swine pig ape monkey infestation infest infested horde invader
     locust termite rodent weasel slug worm bloodsucker barbarian troglodyte neanderthal knuckledragger
     mutant orc goblin vulture hyena jackal spawn pestilence swarm lemming gremlin exterminate untermenschen
+    snake serpent viper
 """)
+# Nicknames that fuse a country or group with one of those words or a hate word: "usnake", "eurotrash",
+# "chinazi", "amerikkka". The first part is one of these stems; the two may share a letter ("us" + "snake").
+_GROUP_STEMS = _words("""
+    us usa amerika america euro eu brit uk china chin chi jap russ rus ruski isra islam musli jew paki
+    afri indo mexi lib libe dem demo rep repub con trump biden gop
+""")
+_FUSED_TAILS = DEHUMANISING | _words("nazi nazis kkk tard tards")
 
 # SLURS: identity slurs, listed only so comments using them can be detected; the words are never shown to
 # users (explanations name the feature, "lexicon:slurs"). Kept in this one constant so reviewers can audit it in one place.
@@ -249,12 +257,22 @@ def _near(positions: list[int], i: int, window: int) -> bool:
 
 # Remembered per word: it depends on the word alone, words repeat (Zipf), and stemming plus masked-spelling
 # matching made this block about a sixth of the service's Python time in batches (py-spy, bench/load.py).
+def _is_fused_nickname(word: str) -> bool:
+    """A group stem joined to a dehumanising or hate word, the two possibly sharing a letter ("us" + "snake")."""
+    for cut in range(2, len(word) - 2):
+        if word[:cut] in _GROUP_STEMS and (word[cut:] in _FUSED_TAILS or word[cut - 1 :] in _FUSED_TAILS):
+            return True
+    return False
+
+
 @lru_cache(maxsize=65_536)
 def _token_categories(word: str) -> tuple[frozenset[str], bool]:
     """(lists the token belongs to, whether it was a masked spelling)."""
     if word == MENTION:
         return frozenset(), False
     categories = frozenset(_categories(word))
+    if not categories and _is_fused_nickname(word):
+        return frozenset({"dehumanising"}), False
     if categories or not _is_masked(word):
         return categories, False
     matches = _mask_matches(word)

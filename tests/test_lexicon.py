@@ -125,3 +125,20 @@ def test_explanations_read_lexicon_features_as_phrases() -> None:
     assert [p["phrase"] for p in toxic["toxic"]] == ["insult words", "insults aimed at someone"]
     civil = label_phrases(raw, "Which members voted for the closure?")
     assert civil["substantive"][0]["phrase"] == "no insult words"
+
+
+@pytest.mark.parametrize(
+    ("word", "fused"),
+    [
+        ("usnake", True),  # "us" + "snake", sharing the "s"
+        ("eurotrash", True),
+        ("chinazi", True),
+        ("usage", False),
+        ("rattlesnake", False),
+        ("escape", False),
+        ("democrat", False),
+        ("conservative", False),
+    ],
+)
+def test_a_group_fused_with_a_dehumanising_word_counts_as_dehumanising(word: str, fused: bool) -> None:
+    assert (lexicon_counts(f"they are {word}")["dehumanising"] == 1) is fused
