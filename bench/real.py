@@ -79,7 +79,7 @@ def agreement(rows: list[Any]) -> dict[str, Any]:
         "n_both_passes": len(both),
         "passes_agree": round(float(np.mean([x == y for x, y in zip(a, b, strict=True)])), 4),
         "cohen_kappa": round(float(cohen_kappa_score(a, b)), 4),
-        "third_readings": sum(1 for r in both if r.c),
+        "third_readings": sum(1 for r in both if r.c and r.a != r.b),
     }
 
 
@@ -143,6 +143,18 @@ def markdown(result: dict[str, Any]) -> str:
             v = result["models"][name]["verdicts"][key]
             cells.append("n/a" if v["found"] is None else f"{v['found']:.3f}{'' if v['met'] else ' (not met)'}")
         lines.append(f"| {key} | {TARGETS[key][0]} {TARGETS[key][1]} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Agreement of the two blind passes, all splits",
+        "",
+        "| source | comments | passes agree | kappa | third readings |",
+        "|---|---|---|---|---|",
+    ]
+    for source, a in result["agreement_all_splits"].items():
+        lines.append(
+            f"| {source} | {a['n_both_passes']} | {_fmt(a.get('passes_agree'))} | {_fmt(a.get('cohen_kappa'))} | "
+            f"{a.get('third_readings', 0)} |"
+        )
     apc = result.get("alt_profanity_check")
     if isinstance(apc, dict):
         lines += [
@@ -199,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         "models": {},
     }
     result["agreement"]["pooled"] = agreement(labels)
+    everything = read_labels(args.labels)
+    result["agreement_all_splits"] = {
+        name: agreement([r for r in everything if r.dataset == name])
+        for name in dict.fromkeys(r.dataset for r in everything)
+    }
+    result["agreement_all_splits"]["pooled"] = agreement(everything)
     for name, path in [("model", args.model), *((f"baseline {i + 1}", p) for i, p in enumerate(args.baseline))]:
         r = evaluate(path, real, args.policy)
         r["model"] = str(path)
