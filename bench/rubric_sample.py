@@ -25,19 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 # The same file reading and cleaning as the public-data readers that training and quality.py use.
 from training.public import _clean, _csv, olid_test  # noqa: E402
+from training.realdata import VIDEO_TITLES  # noqa: E402  (the videos' titles: what a TubeSpam comment sits under)
 
 PUBLIC = ROOT.parent / "shared" / "data" / "public"
 SEED = 20261129
 SIZES = {"youtube_spam": 150, "olid": 150, "sfu_ctc": 200}
-# TubeSpam's five videos, by file (video ids in UCI_description_from_repo.txt). The rubric judges a comment
-# against what it sits under; these are the videos' titles.
-VIDEO_TITLES = {
-    "Youtube01-Psy": "PSY - GANGNAM STYLE (M/V)",
-    "Youtube02-KatyPerry": "Katy Perry - Roar (Official)",
-    "Youtube03-LMFAO": "LMFAO - Party Rock Anthem ft. Lauren Bennett, GoonRock",
-    "Youtube04-Eminem": "Eminem - Love The Way You Lie ft. Rihanna",
-    "Youtube05-Shakira": "Shakira - Waka Waka (This Time for Africa)",
-}
 
 
 def row_key(name: str, ident: str) -> str:
