@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chars", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    if not (args.model_dir / "metadata.json").is_file():
+    if not any((args.model_dir / name).is_file() for name in ("metadata.json", "model.json")):
         parser.error(f"{args.model_dir} holds no model; run `python -m training.fit` first")
     texts = {"ordinary": ordinary(args.chars), **{name: make(args.chars) for name, make in SHAPES.items()}}
     with tempfile.TemporaryDirectory() as tmp:

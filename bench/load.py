@@ -75,7 +75,9 @@ def free_port() -> int:
 def ensure_model(model_dir: str | None, work: Path) -> Path:
     if model_dir:
         return Path(model_dir)
-    if (ROOT / "models" / "current" / "metadata.json").exists():
+    if (ROOT / "models" / "current" / "metadata.json").exists() or (
+        ROOT / "models" / "current" / "model.json"
+    ).exists():
         return ROOT / "models" / "current"
     print("models/current is absent: training the default model to a temporary directory...", flush=True)
     subprocess.run(
@@ -348,7 +350,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="load-") as tmp:
         work = Path(tmp)
         model_dir = ensure_model(args.model_dir, work)
-        meta_file = json.loads((model_dir / "metadata.json").read_text())
+        portable = model_dir / "model.json"  # a portable model keeps its metadata inside model.json
+        if portable.is_file():
+            meta_file = json.loads(portable.read_text())["metadata"]
+        else:
+            meta_file = json.loads((model_dir / "metadata.json").read_text())
         setups = [tuple(map(int, x.split("x"))) for x in args.setups.split(",")]
         for workers, threads in setups:
             proc, port = start_server(model_dir, workers, threads, work)
