@@ -1,4 +1,8 @@
-# Two commands: `make run` (set up, train the default model if none, serve) and `make test`.
+# Two commands: `make run` (set up, train the default model if none, serve) and `make test` (what CI runs:
+# the type check, then every test).
+# The inner loop while editing: `make test-fast` (unit and API tests on the tiny model, without the tests marked
+# @pytest.mark.slow: under 3 minutes on 2 cores) and `make typecheck` (mypy on model/, configured in pyproject.toml).
+# `make lint` runs ruff and the type check.
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +11,7 @@ PORT ?= 8000
 MODELS ?= models
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup model run test lint clean chromium
+.PHONY: setup model run test test-fast typecheck lint clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,12 +49,20 @@ chromium:
 		echo "could not install chromium: tests/test_report_browser.py will skip"; \
 	fi
 
-test: setup chromium
+# Every test, slow ones included (training on the real corpus, browser, PostgreSQL when .ci/run provides it).
+test: setup chromium typecheck
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: setup
+# The tests not marked slow (pyproject.toml names what slow covers); PYTEST_ARGS adds to them, e.g. -x or -k.
+test-fast: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+typecheck: setup
+	$(BIN)/mypy model
+
+lint: setup typecheck
 	$(BIN)/ruff check model training serve tests bench
 	$(BIN)/ruff format --check model training serve tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -182,7 +182,7 @@ def _bind_encoder(estimator: Any, path: Path) -> None:
     """
     embedder = getattr(estimator, "embedder_", None)
     config = getattr(embedder, "config", None)
-    if config is not None:
+    if embedder is not None and config is not None:
         embedder.config = bind_encoder(config, path)
 
 

@@ -90,7 +90,7 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
             logits_by_c = self._out_of_fold_logits(comments, normalized, y_idx, groups, candidates, weights)
             if len(candidates) > 1:
                 self.c_search_ = {c: _log_loss_after_temperature(logits, y_idx) for c, logits in logits_by_c.items()}
-                self.C_ = min(self.c_search_, key=self.c_search_.get)
+                self.C_ = min(self.c_search_, key=self.c_search_.get)  # type: ignore[arg-type]  # .get never misses: keys are c_search_'s own
             logits = logits_by_c[self.C_]
             self.temperature_ = fit_temperature(logits, y_idx)
             self.calibration_ = {

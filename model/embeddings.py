@@ -399,7 +399,7 @@ class Embedder:
             # with int8's one text per call, a task per call cost more in hand-offs than a call.
             shares = [batches[k :: runtime.workers] for k in range(runtime.workers)]
             done = list(_pool(runtime.workers).map(lambda share: [runtime.encode(b) for b in share], shares))
-            vectors = [None] * len(batches)
+            vectors: list[Any] = [None] * len(batches)
             for k, share in enumerate(done):
                 vectors[k :: runtime.workers] = share
         else:

@@ -11,6 +11,8 @@ Only fitted attributes that scikit-learn documents are read (`idf_`, `mean_`, `s
 instead of changing scores silently.
 """
 
+from typing import cast
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
@@ -110,7 +112,7 @@ def _merge_dense_runs(parts: list[sp.spmatrix | np.ndarray]) -> list[sp.spmatrix
 
 def _csr_arrays(part: sp.spmatrix | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
     if sp.issparse(part):
-        m = part.tocsr()
+        m = cast(sp.spmatrix, part).tocsr()
         if not m.has_sorted_indices:
             m = m.sorted_indices()
         return m.data, m.indices, m.indptr, m.shape

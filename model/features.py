@@ -228,7 +228,7 @@ def _embed_ahead(blocks: list[FeatureBlock], comments: list[Comment], normalized
     one length-sorted call. The blocks then find their vectors in the embedder's memory. An embedder that
     remembers nothing (cache_size=0) would embed everything twice, so it is left alone.
     """
-    wanting = [b for b in blocks if hasattr(b, "texts_to_embed")]
+    wanting: list[Any] = [b for b in blocks if hasattr(b, "texts_to_embed")]  # the embedding blocks (duck-typed)
     embedders = {id(b.embedder): b.embedder for b in wanting}
     if len(comments) < 2 or len(embedders) != 1:
         return None

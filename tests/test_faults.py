@@ -24,6 +24,9 @@ from model.artifact import CURRENT, METADATA_FILE, MODEL_FILE, load_model, point
 from .conftest import ROOT, TINY
 from .live import spawn, start, wait_ready
 
+# Slow: a default-recipe `training.fit` run (minutes), one server per broken artifact, kill -9 and tmpfs mounts.
+pytestmark = pytest.mark.slow
+
 # Training
 
 

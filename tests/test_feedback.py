@@ -396,6 +396,7 @@ def test_export_from_a_missing_database_file_fails_clearly(tmp_path: Path, capsy
     assert not missing.exists()  # and it was not created empty
 
 
+@pytest.mark.slow  # `training.fit` with the default recipe: also fits the real public comments (minutes)
 def test_fit_with_feedback_trains_on_it(store: Store, db_url: str, tmp_path: Path) -> None:
     _add_feedback_rows(store)
     config = tmp_path / "train.toml"
@@ -411,6 +412,7 @@ def test_fit_with_feedback_trains_on_it(store: Store, db_url: str, tmp_path: Pat
     assert str(snapshot) in data["sources"]
 
 
+@pytest.mark.slow  # `training.fit` with the default recipe: also fits the real public comments (minutes)
 def test_fit_with_empty_feedback_trains_without_it(store: Store, db_url: str, tmp_path: Path) -> None:
     config = tmp_path / "train.toml"
     config.write_text("calibration_folds = 3\nrefit_full = false\n", encoding="utf-8")
@@ -419,6 +421,7 @@ def test_fit_with_empty_feedback_trains_without_it(store: Store, db_url: str, tm
     assert read_metadata(models / "current")["training"]["data"]["rows"] == len(load_labelled([TINY]).rows)
 
 
+@pytest.mark.slow  # `training.fit` with the default recipe: also fits the real public comments (minutes)
 def test_fit_feedback_uses_the_service_database_by_default(
     store: Store, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

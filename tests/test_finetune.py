@@ -46,6 +46,7 @@ def _separation(vectors: np.ndarray, labels: list[str]) -> float:
     return float(sims[same & off_diagonal].mean() - sims[~same].mean())
 
 
+@pytest.mark.slow  # fine-tunes MiniLM (real weights, real training)
 def test_finetuning_pulls_comments_of_one_label_together(tmp_path: Path) -> None:
     data = load_labelled([str(TINY)])
     texts, labels = normalize_all(data.comments()), data.labels()
@@ -68,6 +69,7 @@ def test_finetuning_needs_two_labels_and_one_label_per_text(tmp_path: Path) -> N
         finetune_encoder(source, ["a", "b"], ["spam"], tmp_path, epochs=1, lr=5e-5)
 
 
+@pytest.mark.slow  # fine-tunes MiniLM (real weights, real training)
 def test_artifact_carries_the_tuned_encoder_and_loads_from_anywhere(tuned_model_dir: Path, tmp_path: Path) -> None:
     encoder = tuned_model_dir / ENCODER_DIR
     assert (encoder / "model.safetensors").is_file()
@@ -91,6 +93,7 @@ def test_artifact_carries_the_tuned_encoder_and_loads_from_anywhere(tuned_model_
     np.testing.assert_allclose(proba, original, atol=1e-6)
 
 
+@pytest.mark.slow  # fine-tunes MiniLM (real weights, real training)
 def test_a_damaged_or_missing_tuned_encoder_is_refused_at_load(tuned_model_dir: Path, tmp_path: Path) -> None:
     damaged = tmp_path / "damaged"
     shutil.copytree(tuned_model_dir, damaged)
@@ -144,6 +147,7 @@ def test_shipped_finetune_config_is_valid_and_the_default_stays_frozen() -> None
     assert TrainConfig().encoder_finetune_epochs == 0  # `make run`'s model keeps the shipped weights
 
 
+@pytest.mark.slow  # fine-tunes MiniLM (real weights, real training)
 def test_the_service_serves_a_tuned_model(tuned_model_dir: Path, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 

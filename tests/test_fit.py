@@ -26,6 +26,7 @@ def test_artifact_metadata(tiny_model_dir: Path):
     assert set(held["per_label"]) == {"spam", "toxic", "substantive"}
 
 
+@pytest.mark.slow  # the default recipe: also fits the real public comments (minutes)
 def test_cli_trains_with_config_file(tmp_path: Path, capsys):
     config = tmp_path / "train.toml"
     config.write_text(f'data = ["{TINY}"]\ncalibration_folds = 2\nC = 2.0\n')
@@ -49,6 +50,7 @@ def test_unknown_config_key():
         TrainConfig().updated({"learning_rate": 0.1})
 
 
+@pytest.mark.slow  # the default recipe with five C candidates, each cross-validated (many minutes)
 def test_cli_auto_c_records_the_search(tmp_path: Path, capsys):
     config = tmp_path / "train.toml"
     config.write_text(f'data = ["{TINY}"]\ncalibration_folds = 2\nC = "auto"\n')

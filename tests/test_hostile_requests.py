@@ -44,6 +44,7 @@ def live(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     server.stop()
 
 
+@pytest.mark.slow  # hundreds of schemathesis (hypothesis) requests
 def test_fuzz_schema_no_5xx_and_answers_match_it(live: Live, tmp_path: Path):
     """schemathesis, all four phases (examples, coverage, fuzzing, stateful), positive and negative cases."""
     cmd = [

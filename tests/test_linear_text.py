@@ -21,6 +21,8 @@ from serve.coral import plain_text
 
 from .shapes import SHAPES, ordinary
 
+pytestmark = pytest.mark.slow  # hypothesis examples, each timed at n and 4n characters, best of 3
+
 SMALL, LARGE = 2_500, 10_000
 MAX_GROWTH = 8.0
 # Below this, timer noise dominates and the work is harmless whatever its growth.

@@ -17,10 +17,13 @@ from tests.store_contract import StoreContract
 ENV = "MODERATION_TEST_POSTGRES_URL"
 BASE_URL = os.environ.get(ENV, "")
 
-pytestmark = pytest.mark.skipif(
-    not BASE_URL,
-    reason=f"{ENV} is not set: .ci/run starts a PostgreSQL server and sets it (postgresql://user:pass@host:port/db)",
-)
+pytestmark = [
+    pytest.mark.slow,  # a real PostgreSQL server, started by .ci/run
+    pytest.mark.skipif(
+        not BASE_URL,
+        reason=f"{ENV} is not set: .ci/run starts a PostgreSQL server and sets it (postgresql://user:pass@host:port/db)",
+    ),
+]
 
 
 def _with_schema(url: str, schema: str) -> str:

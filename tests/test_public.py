@@ -99,6 +99,7 @@ def test_capped_is_seeded_and_keeps_rows_aligned(public: Path) -> None:
     assert all(index[t] == y for t, y in zip(a.texts, a.labels, strict=True))
 
 
+@pytest.mark.slow  # fits the detectors on the public datasets
 def test_detectors_train_per_question_and_record_licences(public: Path) -> None:
     detectors, provenance = fit_detectors(public, Embedder(), exclude=("olid",), max_rows=120)
     assert detectors.kinds_ == ("toxic", "spam", "constructive")
@@ -111,6 +112,7 @@ def test_detectors_train_per_question_and_record_licences(public: Path) -> None:
     assert scores[1, toxic_col] > scores[0, toxic_col]
 
 
+@pytest.mark.slow  # trains a model on the public datasets
 def test_public_recipe_artifact_names_its_datasets(public: Path, tmp_path: Path) -> None:
     from model import load_model
     from training.config import TrainConfig

@@ -20,6 +20,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TOXIC_RED = (0xC0, 0x39, 0x2B)  # the toxic line colour in training/report/charts.py
 
+pytestmark = pytest.mark.slow  # a headless browser
+
 
 class Page(HTMLParser):
     def __init__(self) -> None:

@@ -256,6 +256,7 @@ def ngram_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "current"
 
 
+@pytest.mark.slow  # scores 200,000 rows in a subprocess
 def test_memory_stays_flat_on_200k_rows(ngram_model_dir: Path, tmp_path: Path) -> None:
     """Peak RSS while the first part is scored vs peak over the other nine: the second must not grow.
 

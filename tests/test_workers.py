@@ -22,6 +22,8 @@ from .live import Live, spawn, wait_ready
 
 WORKERS = 2
 
+pytestmark = pytest.mark.slow  # a multi-process server per test, killed and restarted
+
 
 def workers_of(live: Live) -> list[psutil.Process]:
     # Spawned workers, not multiprocessing's resource tracker (also a child of the parent).

@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -37,7 +37,8 @@ def write_folder(folder: Path, spec: dict[str, Any], arrays: dict[str, np.ndarra
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        np.savez_compressed(tmp / ARRAYS_FILE, **arrays)
+        # cast: numpy's stubs type **kwds against its own `allow_pickle: bool` too; these are all arrays.
+        np.savez_compressed(tmp / ARRAYS_FILE, **cast(dict[str, Any], arrays))
         for name, source in files.items():
             shutil.copytree(source, tmp / name)
         document = {
