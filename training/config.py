@@ -26,9 +26,7 @@ class TrainConfig:
     # "relevance" (similarity to the article) is left out: on real comments judged by our rubric it did not
     # earn its place (dev macro-F1 0.756 with it, 0.766 without; the one set of news comments under their
     # article titles, SFU, 0.550 against 0.605: bench/results/real-choices.md).
-    features: list[str] = field(
-        default_factory=lambda: ["word", "char", "signals", "embedding", "lexicon"]
-    )
+    features: list[str] = field(default_factory=lambda: ["word", "char", "signals", "embedding", "lexicon"])
     # Sentence-embedding weights: "" is the bundled all-MiniLM-L6-v2 (sha256 pinned in model/embeddings.py);
     # or a local sentence-transformers folder, with embedding_sha256 set to its weights' sha256 or "unverified".
     embedding_model: str = ""
