@@ -218,6 +218,29 @@ def record(services: Services, outcomes: list[Outcome], site_id: str | None, fin
         services.metrics.decisions.labels(decided=o.decision.decided, shadow=str(o.decision.shadow).lower()).inc()
 
 
+def check_site_limits(settings: Any, request: PredictRequest) -> None:
+    """MODERATION_MAX_COMMENTS / MODERATION_MAX_TEXT_CHARS, when set below the API's ceilings: a 422 naming the
+    field, as the schema's own limits give."""
+    problems: list[dict[str, Any]] = []
+    if len(request.comments) > settings.max_comments:
+        problems.append({
+            "loc": ["body", "comments"],
+            "msg": f"this service takes at most {settings.max_comments} comments per request "
+            f"(MODERATION_MAX_COMMENTS); found {len(request.comments)}: send them in smaller requests",
+            "type": "too_long",
+        })
+    for i, c in enumerate(request.comments):
+        if len(c.text) > settings.max_text_chars:
+            problems.append({
+                "loc": ["body", "comments", i, "text"],
+                "msg": f"this service takes comments of at most {settings.max_text_chars} characters "
+                f"(MODERATION_MAX_TEXT_CHARS); found {len(c.text)}",
+                "type": "string_too_long",
+            })
+    if problems:
+        raise HTTPException(422, problems)
+
+
 def predict(services: Services, request: PredictRequest) -> PredictResponse:
     """The whole request on the calling thread (a worker thread: it blocks on the model and the database)."""
     items = build_items(request, services)
@@ -247,6 +270,7 @@ async def predict_async(services: Services, request: PredictRequest) -> PredictR
     over them. Only the model runs on the loop; database reads and writes (stored articles, the copy-paste
     memory, the audit) still run in a thread, so a slow or unreachable database never stalls the loop.
     """
+    check_site_limits(services.settings, request)
     if not scores_inline(services, request):
         return await run_in_threadpool(predict, services, request)
     if reads_stored_articles(request):

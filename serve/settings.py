@@ -19,8 +19,10 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     # 2 MiB: room for 256 comments of a few KB each, and for a single over-long text to get a 422 naming it.
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
-    max_comments: int = Field(256, ge=1)
-    max_text_chars: int = Field(10_000, ge=1)
+    # A site may lower the request limits below the API's ceilings (serve/schemas.py); POST /v1/predict then
+    # refuses what exceeds them with a 422 naming the field. Coral's comments are cut to max_text_chars instead.
+    max_comments: int = Field(256, ge=1, le=256)
+    max_text_chars: int = Field(10_000, ge=1, le=10_000)
     log_level: str = "info"
 
     # -- storage (serve/db) ---------------------------------------------------------------------------------

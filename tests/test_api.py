@@ -101,3 +101,29 @@ def test_body_over_limit_is_413(client):
     assert len(body) > 2 * 1024 * 1024
     r = client.post("/v1/predict", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 413 and "limit" in r.json()["detail"]
+
+
+def test_a_site_can_lower_the_request_limits(tmp_path, tiny_loaded, tiny_model_dir):
+    """MODERATION_MAX_COMMENTS / MAX_TEXT_CHARS were once read and ignored: lowered, they now refuse with a 422."""
+    from tests.service_app import service
+
+    with service(tmp_path, tiny_loaded, tiny_model_dir, max_comments=2, max_text_chars=20) as c:
+        ok = c.post("/v1/predict", json={"comments": [{"text": "fine"}, {"text": "also fine"}]})
+        assert ok.status_code == 200
+        many = c.post("/v1/predict", json={"comments": [{"text": "a"}, {"text": "b"}, {"text": "c"}]})
+        assert many.status_code == 422
+        (err,) = many.json()["detail"]
+        assert err["loc"] == ["body", "comments"] and "MODERATION_MAX_COMMENTS" in err["msg"]
+        long = c.post("/v1/predict", json={"comments": [{"text": "short"}, {"text": "x" * 21}]})
+        assert long.status_code == 422
+        (err,) = long.json()["detail"]
+        assert err["loc"] == ["body", "comments", 1, "text"] and "MODERATION_MAX_TEXT_CHARS" in err["msg"]
+
+
+def test_request_limits_cannot_exceed_the_api_ceilings():
+    from pydantic import ValidationError
+
+    from serve.settings import Settings
+
+    with pytest.raises(ValidationError, match="max_comments"):
+        Settings(max_comments=1000)
