@@ -49,8 +49,8 @@ test: setup chromium
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check model training serve tests bench
-	$(BIN)/ruff format --check model training serve tests bench
+	$(BIN)/ruff check model training serve storage tests bench
+	$(BIN)/ruff format --check model training serve storage tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
