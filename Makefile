@@ -61,8 +61,8 @@ typecheck: setup
 	$(BIN)/mypy model
 
 lint: setup typecheck
-	$(BIN)/ruff check model training serve tests bench
-	$(BIN)/ruff format --check model training serve tests bench
+	$(BIN)/ruff check model training serve storage tests bench
+	$(BIN)/ruff format --check model training serve storage tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

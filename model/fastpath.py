@@ -4,10 +4,11 @@ Why: the service scores a handful of comments per call, and at that size the fix
 validation, dataframe-library checks, output wrapping, building a COO matrix to build a CSR one) was about
 a fifth of a single comment's CPU time in the serving profile (py-spy, concurrency 8). The work itself is
 small and written here once; tests/test_fastpath.py checks each function against the call it replaces, on
-real features, for bit-identical results.
+real features, for bit-identical results. A scaler's transform and its inverse are in model/scaling.py,
+which needs no scikit-learn.
 
-Only fitted attributes that scikit-learn documents are read (`idf_`, `mean_`, `scale_`, `coef_`,
-`intercept_`, the vectorizer's own `transform`), so a library upgrade that changes them fails those tests
+Only fitted attributes that scikit-learn documents are read (`idf_`, `coef_`, `intercept_`, the
+vectorizer's own `transform`), so a library upgrade that changes them fails those tests
 instead of changing scores silently.
 """
 
@@ -16,7 +17,6 @@ from typing import cast
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.preprocessing import StandardScaler
 
 
 def tfidf_transform(vectorizer: TfidfVectorizer, docs: list[str]) -> sp.csr_matrix:
@@ -45,26 +45,6 @@ def _normalize_rows_l2(X: sp.csr_matrix) -> None:
     norms = np.sqrt(squares)
     norms[norms == 0.0] = 1.0  # an empty row stays empty
     X.data[:] = X.data / norms[rows]
-
-
-def standardize(scaler: StandardScaler, X: np.ndarray) -> np.ndarray:
-    """scaler.transform(X) for dense X: a copy, centred and scaled in place in X's float dtype."""
-    out = np.array(X, dtype=X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
-    if scaler.with_mean:
-        out -= scaler.mean_.astype(out.dtype)
-    if scaler.with_std:
-        out /= scaler.scale_.astype(out.dtype)
-    return out
-
-
-def unstandardize(scaler: StandardScaler, X: np.ndarray) -> np.ndarray:
-    """scaler.inverse_transform(X) for dense X: a copy, scaled back and un-centred in place."""
-    out = np.array(X, dtype=X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
-    if scaler.with_std:
-        out *= scaler.scale_.astype(out.dtype)
-    if scaler.with_mean:
-        out += scaler.mean_.astype(out.dtype)
-    return out
 
 
 def hstack_csr(parts: list[sp.spmatrix | np.ndarray], dtype: type = np.float64) -> sp.csr_matrix:

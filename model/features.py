@@ -15,11 +15,12 @@ from sklearn.preprocessing import StandardScaler
 
 from .auxiliary import AuxiliaryDetectors, PublicScores
 from .embeddings import Embedder
-from .fastpath import hstack_csr, standardize, tfidf_transform
+from .fastpath import hstack_csr, tfidf_transform
 from .inputs import Comment
 from .lexicon import LEXICON_NAMES, lexicon_features
 from .normalize import normalize
 from .relevance import Relevance
+from .scaling import standardize
 from .signals import DIGIT_RATIO, SIGNAL_NAMES, raw_digit_ratio, signal_matrix
 
 

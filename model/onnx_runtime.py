@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .checksum import sha256_file
+
 # Same fidelity bar as the issue that asked for ONNX: anything lower changes what the classifier sees.
 MIN_COSINE = 0.999
 # int8 is a different (quantised) encoder, judged by task metrics; this bar only catches a broken
@@ -53,12 +55,6 @@ def cache_dir() -> Path:
         return Path(os.environ["COMMENT_MODERATION_CACHE"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "comment-moderation"
-
-
-def _sha256(path: Path) -> str:
-    from .artifact import sha256_file  # imported late: artifact imports the classifier, which imports us
-
-    return sha256_file(path)
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -123,14 +119,14 @@ def _cached(model_path: Path, expected: dict[str, str]) -> bool:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False  # unreadable or torn sidecar: make it again
-    return all(meta.get(k) == v for k, v in expected.items()) and meta.get("onnx_sha256") == _sha256(model_path)
+    return all(meta.get(k) == v for k, v in expected.items()) and meta.get("onnx_sha256") == sha256_file(model_path)
 
 
 def _publish(tmp: Path, candidate: Path, model_path: Path, meta: dict[str, Any]) -> None:
     """Sidecar next to the checked candidate, then both renamed into place (atomic: a reader, say another
     worker exporting at the same time, sees whole files only)."""
     sidecar = model_path.with_suffix(".json")
-    meta = {**meta, "onnx_sha256": _sha256(candidate)}
+    meta = {**meta, "onnx_sha256": sha256_file(candidate)}
     (tmp / sidecar.name).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     os.replace(candidate, model_path)
     os.replace(tmp / sidecar.name, sidecar)
@@ -170,7 +166,11 @@ def _int8_export(fp32_path: Path, weights_sha256: str, tokenizer: Callable[[list
 
     model_path = fp32_path.with_name(f"encoder-{weights_sha256[:16]}-int8.onnx")
     # Keyed on the ONNX Runtime version too: another version may quantise differently.
-    expected = {"weights_sha256": weights_sha256, "source_sha256": _sha256(fp32_path), "onnxruntime": ort.__version__}
+    expected = {
+        "weights_sha256": weights_sha256,
+        "source_sha256": sha256_file(fp32_path),
+        "onnxruntime": ort.__version__,
+    }
     if _cached(model_path, expected):
         return model_path
     from onnxruntime.quantization import QuantType, quantize_dynamic

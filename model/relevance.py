@@ -24,6 +24,7 @@ import numpy as np
 from .embeddings import Embedder
 from .inputs import Comment
 from .normalize import MARKERS
+from .scaling import standardize
 
 RELEVANCE_NAMES: tuple[str, ...] = ("sim_article", "sim_title", "shared_idf", "shared_terms", "has_article")
 _WORD = re.compile(r"[^\W_]+")
@@ -133,8 +134,6 @@ class Relevance:
         return self
 
     def transform(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
-        from .fastpath import standardize
-
         return standardize(self.scaler_, self._fill(self._raw(comments, normalized)))
 
     def feature_names(self) -> list[str]:

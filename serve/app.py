@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from model.artifact import LoadedModel
 from model.embeddings import set_threads
 from model.policy import load_policy
+from storage import Store
 
 from .auth import check_open_mode, load_keyring
 from .copypaste import CopyPasteIndex
@@ -33,8 +34,14 @@ from .warm import WarmModelHolder, settle_heap, warm_up
 log = logging.getLogger("serve")
 
 
-def create_app(settings: Settings | None = None, loaded: LoadedModel | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, loaded: LoadedModel | None = None, after_reload: Callable[[], None] | None = None
+) -> FastAPI:
     """Build the app. The model and the database are opened in the lifespan; `loaded` skips the model load.
+
+    after_reload: called once POST /v1/admin/reload has reloaded this process's model; a worker of
+    `python -m serve --workers N` passes what tells the parent, so the other workers reload too
+    (serve/workers.py). Nothing by default.
 
     Bad configuration (policy file, API keys, open mode on a public address) fails here, before serving.
     """
@@ -47,8 +54,6 @@ def create_app(settings: Settings | None = None, loaded: LoadedModel | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from .db import Store  # SQLAlchemy is imported only by an app that opens a database
-
         if settings.embedding_threads:
             set_threads(settings.embedding_threads)  # before the warm-up, which starts the runtime
         if holder.current is None:
@@ -57,7 +62,7 @@ def create_app(settings: Settings | None = None, loaded: LoadedModel | None = No
             warm_up(holder.current)
         # Only a bad URL or a schema newer than this code stops the start (StorageError names it); a
         # database that is merely unavailable (read-only, full, server down) degrades the service and
-        # is retried, see serve/db/store.py and serve/guard.py.
+        # is retried, see storage/store.py and serve/guard.py.
         store = Store(settings.database_url)
         app.state.store = store
         app.state.guard = StorageGuard(store, metrics)
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None, loaded: LoadedModel | None = No
     app.state.metrics = metrics
     app.state.keyring = keyring
     app.state.policy = policy
+    app.state.after_reload = after_reload or _nothing
     app.include_router(router)
     app.include_router(admin_router)
     app.include_router(coral_router)
@@ -152,6 +158,10 @@ class _HeadAsGet:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _fingerprint_loader(store: Any) -> Callable[[str, int], list[tuple[int, str | None]]]:

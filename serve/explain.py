@@ -8,16 +8,24 @@ this module does not know is shown by its name, never dropped silently.
 
 import re
 from collections import defaultdict
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from model.fastpath import unstandardize
-from model.features import FeatureMatrix
 from model.inputs import Comment
 from model.lexicon import LEXICON_NAMES, lexicon_features
 from model.normalize import normalize
+from model.scaling import unstandardize
 from model.signals import SIGNAL_NAMES, signals
+
+
+class Featurized(Protocol):
+    """What an estimator's `featurize` returns (model.features.FeatureMatrix, or model.portable.Features for a
+    portable model): each block's own columns by block name. Named here so that explaining imports neither
+    the feature code nor scikit-learn."""
+
+    blocks: dict[str, Any]
+
 
 _WORD = re.compile(r"\w+")
 # Phrases per label in an explanation; the classifier is asked for more, since several merge into one.
@@ -108,13 +116,13 @@ def label_phrases(raw: dict[str, list[tuple[str, float]]], text: str) -> dict[st
 
 
 def explain_labels(
-    estimator: Any, comments: list[Comment], featurized: FeatureMatrix | None = None
+    estimator: Any, comments: list[Comment], featurized: Featurized | None = None
 ) -> list[dict[str, list[dict[str, Any]]]]:
     raw = estimator.explain(comments, top_k=_CANDIDATES, featurized=featurized)
     return [label_phrases(r, c.text) for r, c in zip(raw, comments, strict=True)]
 
 
-def relevance(estimator: Any, comments: list[Comment], featurized: FeatureMatrix) -> list[float | None]:
+def relevance(estimator: Any, comments: list[Comment], featurized: Featurized) -> list[float | None]:
     """Cosine similarity of each comment to its article, read from the "relevance" block's columns of the
     features the scores were computed from (estimator.featurize), so nothing is computed twice.
 

@@ -43,7 +43,7 @@ class Services:
     loaded: LoadedModel
     policy: Policy
     settings: Settings
-    store: Any  # serve.db.Store
+    store: Any  # storage.Store
     guard: StorageGuard
     index: CopyPasteIndex
     metrics: Metrics
@@ -181,7 +181,7 @@ def decide(services: Services, items: list[Item], rows: list[Any], site_id: str 
 
 def record(services: Services, outcomes: list[Outcome], site_id: str | None, fingerprints: list[int | None]) -> None:
     """Audit every decision, remember the fingerprints, count; storage failures are absorbed by the guard."""
-    from serve.db import AuditEntry  # 5A's records; imported here so scoring code does not need a database
+    from storage import AuditEntry  # 5A's records; imported here so scoring code does not need a database
 
     policy = services.policy.for_site(site_id)
     store_text = bool(getattr(services.settings, "store_text", False))

@@ -13,7 +13,6 @@ from model.policy import PolicyError, load_policy
 from .auth import AdminScope, AuthFirstRoute
 from .schemas import ErrorResponse
 from .warm import settle_heap
-from .workers import announce_reload
 
 log = logging.getLogger("serve.admin")
 
@@ -48,7 +47,7 @@ async def reload(request: Request, _: AdminScope) -> dict[str, Any]:
     except (ArtifactError, PolicyError) as e:
         still = old.version if old else None
         raise HTTPException(409, f"reload failed, still serving model {still}: {without_paths(str(e))}") from None
-    announce_reload()
+    state.after_reload()  # the other worker processes, if any, reload too (serve/workers.py)
     return answer
 
 

@@ -20,10 +20,10 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator, model_va
 from starlette.convertors import Convertor, register_url_convertor
 
 from model.labels import LABELS, check_label
+from storage import AuditEntry, FeedbackIn, StorageError, Store
+from storage.export import training_rows
 
 from .auth import ADMIN, ArticlesRead, ArticlesWrite, AuthFirstRoute, Caller, FeedbackScope, require
-from .db import AuditEntry, FeedbackIn, StorageError, Store
-from .db.export import training_rows
 from .schemas import (
     ID_PATTERN,
     MAX_BODY_CHARS,

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(10_000, ge=1, le=10_000)
     log_level: str = "info"
 
-    # -- storage (serve/db) ---------------------------------------------------------------------------------
+    # -- storage (the storage package) ------------------------------------------------------------------------
     # SQLite file (created with its directory, WAL mode) or postgresql://user:pass@host/db. repr=False: a
     # PostgreSQL URL can carry a password.
     database_url: str = Field("sqlite:///var/moderation.sqlite3", repr=False)

@@ -31,6 +31,12 @@ from typing import Any
 
 import uvicorn
 
+from model.artifact import ArtifactError
+from model.policy import PolicyError
+
+from .app import create_app
+from .routes_admin import reload_state
+
 log = logging.getLogger("serve.workers")
 
 READY = b"R"  # worker -> parent: started, send connections
@@ -216,30 +222,22 @@ class _Supervisor:
 
 # The worker process
 
-# This process's end of the channel to the parent, when it is a worker started by run().
-_channel: socket.socket | None = None
 
-
-def announce_reload() -> None:
-    """Tell the parent that this worker reloaded, so the other workers reload too; nothing when this
-    process is not such a worker (python -m serve with one worker, tests)."""
-    if _channel is not None:
-        try:
-            _channel.send(RELOAD)
-        except OSError as e:
-            log.error("could not tell the other workers to reload: %s", e)
+def announce_reload(channel: socket.socket) -> None:
+    """Tell the parent that this worker reloaded, so the other workers reload too (the app's after_reload)."""
+    try:
+        channel.send(RELOAD)
+    except OSError as e:
+        log.error("could not tell the other workers to reload: %s", e)
 
 
 def _worker_main(channel: socket.socket, log_level: str) -> None:
     """One worker: uvicorn serving serve.app:create_app on connections the parent passes in."""
-    global _channel
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from .app import create_app  # settings from the environment, as the parent checked them
-
-    app = create_app()
+    # Settings from the environment, as the parent checked them.
+    app = create_app(after_reload=functools.partial(announce_reload, channel))
     config = worker_config(app, log_level)
     server = uvicorn.Server(config)
-    _channel = channel
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(_serve(server, channel, app))
 
@@ -295,11 +293,6 @@ async def _take_connections(server: uvicorn.Server, channel: socket.socket, app:
 
 
 def _reload_for_peer(app: Any) -> None:
-    from model.artifact import ArtifactError
-    from model.policy import PolicyError
-
-    from .routes_admin import reload_state
-
     # reload_state logs and counts the outcome; on failure this worker keeps its model, as the one that was
     # asked would have.
     with contextlib.suppress(ArtifactError, PolicyError):

@@ -11,11 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from serve.db import AuditEntry, FeedbackIn, Store
-from serve.db import store as store_module
-from serve.db.engine import parse_url
-from serve.db.migrate import head_revision
-from serve.db.schema import metadata
+from storage import AuditEntry, FeedbackIn, Store
+from storage import store as store_module
+from storage.engine import parse_url
+from storage.migrate import head_revision
+from storage.schema import metadata
 from tests.conftest import ROOT
 
 TABLES = {"articles", "feedback", "audit", "fingerprints", "health", "alembic_version"}
@@ -228,7 +228,7 @@ class StoreContract:
         start_at = time.time() + 1.5
         script = (
             "import sys, time\n"
-            "from serve.db import Store\n"
+            "from storage import Store\n"
             f"time.sleep(max(0, {start_at} - time.time()))\n"
             f"s = Store({url!r})\n"
             "s.ping()\n"

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from model import fastpath
+from model import fastpath, scaling
 from model.features import CharNgrams, WordNgrams, normalize_all, transform_blocks
 from model.inputs import as_comments
 
@@ -48,11 +48,11 @@ def test_standardize_and_back_match_the_scaler(dtype):
     fit_on = (rng.normal(3, 2, size=(200, 7)) * [1, 0, 5, 1, 1, 1e-9, 100]).astype(dtype)  # a constant column too
     scaler = StandardScaler().fit(fit_on)
     X = rng.normal(3, 2, size=(5, 7)).astype(dtype)
-    out = fastpath.standardize(scaler, X)
+    out = scaling.standardize(scaler, X)
     expected = scaler.transform(X)
     assert out.dtype == expected.dtype and np.array_equal(out, expected)
     assert np.array_equal(X, X.copy()) and out is not X  # the input is not modified
-    back = fastpath.unstandardize(scaler, out)
+    back = scaling.unstandardize(scaler, out)
     assert np.array_equal(back, scaler.inverse_transform(out))
 
 

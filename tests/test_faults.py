@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from model.artifact import CURRENT, METADATA_FILE, MODEL_FILE, load_model, point_current, sha256_file
+from model.artifact import CURRENT, METADATA_FILE, MODEL_FILE, load_model, point_current
+from model.checksum import sha256_file
 
 from .conftest import ROOT, TINY
 from .live import spawn, start, wait_ready
@@ -278,7 +279,7 @@ def test_read_only_file_system_keeps_predicting_and_recovers(tiny_model_dir: Pat
     SQLite holds files open for writing (EBUSY); the disk-full test above breaks writes mid-run instead.
     """
     env = {"MODERATION_DATABASE_URL": f"sqlite:///{small_fs / 'db.sqlite3'}"}
-    from serve.db import Store
+    from storage import Store
 
     store = Store(env["MODERATION_DATABASE_URL"])  # create and migrate the database, as a first start would
     store.ping()

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 
 from model.artifact import read_metadata
 from serve.auth import KeyRing
-from serve.db import AuditEntry, FeedbackIn, Store
 from serve.routes_data import admin_data_router, data_router
 from serve.settings import Settings
+from storage import AuditEntry, FeedbackIn, Store
 from tests.conftest import ROOT, TINY, free_port
 from training import export_feedback as export_module
 from training import fit
@@ -319,7 +319,7 @@ def test_feedback_acknowledged_by_a_real_server_survives_kill_9(db_url: str) -> 
         "import uvicorn\n"
         "from fastapi import FastAPI\n"
         "from serve.auth import KeyRing\n"
-        "from serve.db import Store\n"
+        "from storage import Store\n"
         "from serve.routes_data import admin_data_router, data_router\n"
         "app = FastAPI()\n"
         f"app.state.store = Store({db_url!r})\n"

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from model import Comment, load_model
-from model.artifact import ENCODER_DIR, ArtifactError, _bind_encoder, sha256_file
+from model.artifact import ArtifactError, _bind_encoder
+from model.checksum import sha256_file
 from model.embeddings import UNVERIFIED, Embedder, EmbedderConfig
 from model.features import normalize_all
+from model.modeldir import ENCODER_DIR
 from training.config import TrainConfig
 from training.data import load_labelled
 from training.finetune import finetune_encoder

@@ -14,8 +14,9 @@ import pytest
 
 from model.artifact import ArtifactError, load_model
 from model.inputs import Comment
-from model.portable import ARRAYS_FILE, CHECKSUMS_FILE, MODEL_JSON, PortablePredictor, export_model_dir, load
+from model.portable import ARRAYS_FILE, CHECKSUMS_FILE, MODEL_JSON, PortablePredictor, load
 from model.portable.__main__ import main
+from model.portable.convert import export_model_dir
 from model.portable.export import describe
 from model.portable.sparse import Rows
 from model.portable.text import char_wb_ngrams, word_ngrams
@@ -153,8 +154,9 @@ def test_a_shipped_encoder_travels_with_the_model_and_is_checked(tiny_loaded, tm
     import shutil
     from dataclasses import replace
 
-    from model.artifact import ENCODER_DIR, save_model
+    from model.artifact import save_model
     from model.embeddings import BUNDLED_SHA256, EmbedderConfig
+    from model.modeldir import ENCODER_DIR
 
     # The bundled weights stand in for tuned ones: same layout, a pinned sha256, and known answers.
     estimator = tiny_loaded.estimator
@@ -211,7 +213,7 @@ def test_missing_checksums_are_refused(tiny_portable: Path, tmp_path: Path) -> N
 
 
 def test_labels_come_from_model_json(tiny_portable: Path, tmp_path: Path) -> None:
-    from model.artifact import sha256_file
+    from model.checksum import sha256_file
 
     folder = copy_of(tiny_portable, tmp_path)
     spec = json.loads((folder / MODEL_JSON).read_text(encoding="utf-8"))

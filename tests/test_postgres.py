@@ -10,8 +10,8 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, text
 
-from serve.db import FeedbackIn, StorageError, Store
-from serve.db.engine import parse_url
+from storage import FeedbackIn, StorageError, Store
+from storage.engine import parse_url
 from tests.store_contract import StoreContract
 
 ENV = "MODERATION_TEST_POSTGRES_URL"

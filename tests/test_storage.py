@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, event, text
 
-from serve.db import FeedbackIn, StorageError, Store
-from serve.db.engine import SQLITE_SYNCHRONOUS
+from storage import FeedbackIn, StorageError, Store
+from storage.engine import SQLITE_SYNCHRONOUS
 from tests.conftest import ROOT
 from tests.store_contract import StoreContract
 
@@ -45,7 +45,7 @@ def test_writers_in_one_process_queue_instead_of_failing(tmp_path: Path, monkeyp
     # request threads of one worker queue on the Store's own lock first, so none of them ever meets it.
     from concurrent.futures import ThreadPoolExecutor
 
-    from serve.db import engine as engine_module
+    from storage import engine as engine_module
     from tests.store_contract import audit_entry
 
     monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_S", 0.0)
@@ -68,9 +68,9 @@ def test_worker_processes_queue_on_the_lock_file_instead_of_failing(tmp_path: Pa
     Store(url).close()
     script = (
         "import sys\n"
-        "from serve.db import engine\n"
+        "from storage import engine\n"
         "engine.SQLITE_BUSY_TIMEOUT_S = 0.0\n"
-        "from serve.db import Store\n"
+        "from storage import Store\n"
         "from tests.store_contract import audit_entry\n"
         f"s = Store({url!r})\n"
         "tag = sys.argv[1]\n"
@@ -96,7 +96,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     Store(url).close()
     script = (
         "import sys\n"
-        "from serve.db import FeedbackIn, Store\n"
+        "from storage import FeedbackIn, Store\n"
         f"s = Store({url!r})\n"
         "i = 0\n"
         "while True:\n"
@@ -201,7 +201,7 @@ def test_unreachable_postgres_is_a_storage_error_without_the_password() -> None:
 def test_database_unavailable_at_start_recovers_without_a_restart(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from serve.db import store as store_module
+    from storage import store as store_module
 
     monkeypatch.setattr(store_module, "MIGRATE_RETRY_S", 0.0)
     path = tmp_path / "m.sqlite3"
@@ -224,8 +224,8 @@ def test_directory_that_cannot_be_created_is_explained(tmp_path: Path) -> None:
 
 
 def test_maintenance_cli_upgrades_and_reports_the_revision(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from serve.db.__main__ import main
-    from serve.db.migrate import head_revision
+    from storage.__main__ import main
+    from storage.migrate import head_revision
 
     url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
     assert main(["current", "--database", url]) == 0

@@ -7,8 +7,8 @@ Columns: text, label, id ("feedback-<n>"), article_id, article_title, article_bo
 `python -m training.fit --data feedback.jsonl` reads the file as it is. A comment labelled more than once
 (a moderator changed their mind) is written once, with its latest label.
 
-Reads the database through serve.db, the service's storage package: plain SQLAlchemy, no web code, so the
-schema and its migrations have one home and cannot disagree between the writer and this reader.
+Reads the database through `storage`, the storage package the service writes with: plain SQLAlchemy, no web
+code, so the schema and its migrations have one home and cannot disagree between the writer and this reader.
 """
 
 import argparse
@@ -19,9 +19,9 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from serve.db import StorageError, Store
-from serve.db.engine import DATABASE_ENV, DEFAULT_DATABASE_URL, default_database_url, sqlite_path
-from serve.db.export import training_rows
+from storage import StorageError, Store
+from storage.engine import DATABASE_ENV, DEFAULT_DATABASE_URL, default_database_url, sqlite_path
+from storage.export import training_rows
 
 
 def export_feedback(database_url: str, out: Path) -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.artifact import sha256_file
+from model.checksum import sha256_file
 from model.embeddings import WEIGHTS_FILES, EmbedderConfig, Tokenizer, verify_weights
 
 BATCH_SIZE = 32

@@ -16,13 +16,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from model.artifact import ENCODER_DIR, save_model
+from model.artifact import save_model
 from model.auxiliary import AuxiliaryDetectors
 from model.classifier import CommentClassifier
 from model.embeddings import Embedder, EmbeddingError
 from model.features import normalize_all
 from model.inputs import Comment
-from serve.db import StorageError
+from model.modeldir import ENCODER_DIR
+from storage import StorageError
 
 from .config import TrainConfig
 from .data import DataError, LabelledData, load_labelled

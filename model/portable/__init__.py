@@ -3,13 +3,14 @@
 Nothing in it is unpickled and no scikit-learn is needed to score: the feature blocks are rebuilt from
 their arrays (model/portable/blocks.py) and the project's own text code, the encoder is the project's
 Embedder (ONNX Runtime), and the result is CommentClassifier's probabilities. The files are described in
-model/portable/files.py; `python -m model.portable export SRC_MODEL_DIR DEST` converts a pickled model.
+model/portable/files.py; `python -m model.portable export SRC_MODEL_DIR DEST` converts a pickled model
+(model/portable/convert.py).
 """
 
 from pathlib import Path
 from typing import Any
 
-from ..artifact import ENCODER_DIR, ArtifactError, new_version
+from ..modeldir import ENCODER_DIR, ArtifactError, new_version
 from .export import describe
 from .files import ARRAYS_FILE, CHECKSUMS_FILE, MODEL_JSON, folder_size, read_folder, write_folder
 from .predictor import Features, PortablePredictor, build_predictor
@@ -21,7 +22,6 @@ __all__ = [
     "Features",
     "PortablePredictor",
     "export",
-    "export_model_dir",
     "folder_size",
     "load",
 ]
@@ -49,16 +49,3 @@ def load(folder: Path) -> PortablePredictor:
     folder = Path(folder).resolve()
     spec, arrays = read_folder(folder)
     return build_predictor(spec, arrays, folder)
-
-
-def export_model_dir(source: Path, dest: Path) -> Path:
-    """Convert the pickled model in `source` (a version directory, or models/ meaning its current one)."""
-    from ..artifact import load_model
-
-    if (Path(source) / MODEL_JSON).is_file():
-        raise ArtifactError(f"{source} is already a portable model; copy the folder instead")
-    loaded = load_model(Path(source))
-    config = getattr(getattr(loaded.estimator, "embedder_", None), "config", None)
-    tuned = loaded.path / ENCODER_DIR
-    shipped = tuned if config is not None and config.path == str(tuned) else None
-    return export(loaded.estimator, loaded.metadata, Path(dest), encoder=shipped)

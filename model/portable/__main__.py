@@ -4,8 +4,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..artifact import ArtifactError
-from . import export_model_dir, folder_size
+from ..modeldir import ArtifactError
+from .convert import export_model_dir
+from .files import folder_size
 
 
 def main(argv: list[str] | None = None) -> int:

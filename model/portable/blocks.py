@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from ..artifact import ArtifactError
 from ..embeddings import Embedder
 from ..inputs import Comment
 from ..lexicon import LEXICON_NAMES, lexicon_features
+from ..modeldir import ArtifactError
 from ..relevance import RELEVANCE_NAMES, fill_missing, raw_relevance
+from ..scaling import standardize
 from ..signals import DIGIT_RATIO, SIGNAL_NAMES, raw_digit_ratio, signal_matrix
 from .sparse import Rows
 from .text import analyzer
@@ -32,13 +33,7 @@ class Standardizer:
     with_std: bool = True
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        # model.fastpath.standardize: a copy, centred and scaled in place in X's float dtype.
-        out = np.array(X, dtype=X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
-        if self.with_mean:
-            out -= self.mean_.astype(out.dtype)
-        if self.with_std:
-            out /= self.scale_.astype(out.dtype)
-        return out
+        return standardize(self, X)
 
 
 class TfidfBlock:

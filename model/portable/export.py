@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ..artifact import ENCODER_DIR, ArtifactError
 from ..lexicon import LEXICON_NAMES
+from ..modeldir import ENCODER_DIR, ArtifactError
 from ..relevance import RELEVANCE_NAMES, ignored_words
 from ..signals import SIGNAL_NAMES
 from .text import ANALYZERS

@@ -16,7 +16,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from ..artifact import ArtifactError, sha256_file
+from ..checksum import sha256_file
+from ..modeldir import ArtifactError
 
 MODEL_JSON = "model.json"
 ARRAYS_FILE = "arrays.npz"

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ..artifact import ArtifactError, bind_encoder
 from ..embeddings import Embedder, EmbedderConfig
 from ..inputs import Comment, as_comments
+from ..modeldir import ArtifactError, bind_encoder
 from ..normalize import normalize
 from .blocks import Block, build_block
 from .files import REEXPORT

@@ -1,4 +1,4 @@
-"""Plain records the Store takes and returns; no SQLAlchemy objects leave serve.db."""
+"""Plain records the Store takes and returns; no SQLAlchemy objects leave storage."""
 
 from dataclasses import dataclass, field
 from datetime import datetime

@@ -15,7 +15,7 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen copies of the types in serve/db/schema.py: a migration must not change when that file does.
+# Frozen copies of the types in storage/schema.py: a migration must not change when that file does.
 ID = sa.String(256)
 UTCDateTime = sa.DateTime(timezone=True)
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -1,8 +1,8 @@
 """Database maintenance. The service migrates by itself at start-up; these are for operators and developers.
 
-python -m serve.db upgrade  [--database URL]   # apply the migrations now (e.g. before starting many workers)
-python -m serve.db current  [--database URL]   # the database's revision and the newest this code knows
-python -m serve.db revision -m "add x column"  # after editing schema.py: write the next migration script
+python -m storage upgrade  [--database URL]   # apply the migrations now (e.g. before starting many workers)
+python -m storage current  [--database URL]   # the database's revision and the newest this code knows
+python -m storage revision -m "add x column"  # after editing schema.py: write the next migration script
 """
 
 import argparse
@@ -36,13 +36,13 @@ def new_revision(message: str) -> Path:
             script = command.revision(config, message=message, autogenerate=True, rev_id=rev_id)
         engine.dispose()
     if script is None or isinstance(script, list):
-        raise RuntimeError("alembic wrote no single revision; check serve/db/migrations")
+        raise RuntimeError("alembic wrote no single revision; check storage/migrations")
     return Path(script.path)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m serve.db", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m storage", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("upgrade", "current"):

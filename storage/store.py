@@ -33,7 +33,7 @@ MIGRATE_RETRY_S = 1.0
 # nor keeps a read transaction (and, on SQLite, the WAL) open for the whole export.
 FEEDBACK_PAGE = 1000
 
-log = logging.getLogger("serve.db")
+log = logging.getLogger("storage")
 
 
 class Store:

@@ -8,7 +8,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy import text
 
-from serve.db.schema import UTCDateTime, metadata
+from storage.schema import UTCDateTime, metadata
 
 
 def render_item(kind: str, obj: Any, _autogen_context: Any) -> str | bool:
@@ -20,7 +20,7 @@ def render_item(kind: str, obj: Any, _autogen_context: Any) -> str | bool:
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("serve.db migrations run through serve.db.migrate.upgrade(engine), not the alembic CLI")
+    raise RuntimeError("storage migrations run through storage.migrate.upgrade(engine), not the alembic CLI")
 
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, render_item=render_item)
 with context.begin_transaction():
