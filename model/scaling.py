@@ -13,10 +13,15 @@ import numpy as np
 
 
 class Scaler(Protocol):
-    mean_: np.ndarray
-    scale_: np.ndarray
-    with_mean: bool
-    with_std: bool
+    # Read-only members: a frozen dataclass (model/portable/blocks.py) satisfies them as a fitted scaler does.
+    @property
+    def mean_(self) -> np.ndarray: ...
+    @property
+    def scale_(self) -> np.ndarray: ...
+    @property
+    def with_mean(self) -> bool: ...
+    @property
+    def with_std(self) -> bool: ...
 
 
 def standardize(scaler: Scaler, X: np.ndarray) -> np.ndarray:

@@ -223,20 +223,24 @@ def check_site_limits(settings: Any, request: PredictRequest) -> None:
     field, as the schema's own limits give."""
     problems: list[dict[str, Any]] = []
     if len(request.comments) > settings.max_comments:
-        problems.append({
-            "loc": ["body", "comments"],
-            "msg": f"this service takes at most {settings.max_comments} comments per request "
-            f"(MODERATION_MAX_COMMENTS); found {len(request.comments)}: send them in smaller requests",
-            "type": "too_long",
-        })
+        problems.append(
+            {
+                "loc": ["body", "comments"],
+                "msg": f"this service takes at most {settings.max_comments} comments per request "
+                f"(MODERATION_MAX_COMMENTS); found {len(request.comments)}: send them in smaller requests",
+                "type": "too_long",
+            }
+        )
     for i, c in enumerate(request.comments):
         if len(c.text) > settings.max_text_chars:
-            problems.append({
-                "loc": ["body", "comments", i, "text"],
-                "msg": f"this service takes comments of at most {settings.max_text_chars} characters "
-                f"(MODERATION_MAX_TEXT_CHARS); found {len(c.text)}",
-                "type": "string_too_long",
-            })
+            problems.append(
+                {
+                    "loc": ["body", "comments", i, "text"],
+                    "msg": f"this service takes comments of at most {settings.max_text_chars} characters "
+                    f"(MODERATION_MAX_TEXT_CHARS); found {len(c.text)}",
+                    "type": "string_too_long",
+                }
+            )
     if problems:
         raise HTTPException(422, problems)
 
