@@ -210,11 +210,13 @@ class FeatureMatrix:
     """What the linear layer reads (`matrix`, every block stacked) and each block's own columns by block name.
 
     Kept together so a caller that wants probabilities, an explanation and a block's values (the service
-    reports relevance) computes the features once, not once per use.
+    reports relevance) computes the features once, not once per use. `normalized` is each comment's
+    model.normalize.normalize text, the one every block read: explanations and copy-paste reuse it.
     """
 
     matrix: sp.csr_matrix
     blocks: dict[str, Any]
+    normalized: list[str]
 
 
 # One thread that embeds ahead (see _embed_ahead); the encoder has its own threads (model/embeddings.py).
@@ -250,7 +252,7 @@ def transform_blocks(blocks: list[FeatureBlock], comments: list[Comment], normal
         parts[block.name] = block.transform(comments, normalized)
     parts = {block.name: parts[block.name] for block in blocks}
     matrix = hstack_csr(list(parts.values()), dtype=np.float64)
-    return FeatureMatrix(matrix, parts)
+    return FeatureMatrix(matrix, parts, normalized)
 
 
 def stack(blocks: list[FeatureBlock], comments: list[Comment], normalized: list[str]) -> sp.csr_matrix:

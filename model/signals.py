@@ -3,7 +3,6 @@
 import math
 import re
 from collections import Counter
-from functools import lru_cache
 
 import numpy as np
 
@@ -36,22 +35,10 @@ def _ratio(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-# The service computes a comment's signals twice (as model features, then to say which fired); like
-# model.normalize, it remembers recent short texts.
-_CACHED_MAX_CHARS = 2_000
-
-
 def signals(raw: str, normalized: str | None = None) -> list[float]:
-    """The SIGNAL_NAMES values for one comment; `normalized`, if given, must be normalize(raw): it saves a
-    second normalize() call."""
-    if len(raw) <= _CACHED_MAX_CHARS:
-        return list(_signals_cached(raw))
+    """The SIGNAL_NAMES values for one comment; `normalized`, if given, must be normalize(raw): the model's
+    featurize and serve/ pass the one they have, so the text is not normalised again."""
     return _signals(raw, normalize(raw) if normalized is None else normalized)
-
-
-@lru_cache(maxsize=4096)
-def _signals_cached(raw: str) -> tuple[float, ...]:
-    return tuple(_signals(raw, normalize(raw)))
 
 
 def _signals(raw: str, norm: str) -> list[float]:

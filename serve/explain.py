@@ -8,6 +8,7 @@ this module does not know is shown by its name, never dropped silently.
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,9 +26,34 @@ class Featurized(Protocol):
     the feature code nor scikit-learn."""
 
     blocks: dict[str, Any]
+    normalized: list[str]
 
 
 _WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What serve/ reads from one comment's text, worked out once from the normalised text the model's blocks
+    read: the explanation's phrases, the fired signals and the copy-paste fingerprint all use it."""
+
+    normalized: str
+    words: list[str]  # lower-case words of the normalised text
+    signals: dict[str, float]  # SIGNAL_NAMES, raw (not standardised)
+    lexicon: dict[str, float]  # LEXICON_NAMES, raw
+
+
+def prepare(text: str, normalized: str | None = None) -> Prepared:
+    """`normalized` must be normalize(text) when given (featurize's own): the text is then not normalised again."""
+    norm = normalize(text) if normalized is None else normalized
+    return Prepared(
+        norm,
+        [w.lower() for w in _WORD.findall(norm)],
+        dict(zip(SIGNAL_NAMES, signals(text, norm), strict=True)),
+        dict(zip(LEXICON_NAMES, lexicon_features(norm), strict=True)),
+    )
+
+
 # Phrases per label in an explanation; the classifier is asked for more, since several merge into one.
 TOP_PHRASES = 5
 _CANDIDATES = 25
@@ -100,26 +126,24 @@ def readable(
     return feature
 
 
-def label_phrases(raw: dict[str, list[tuple[str, float]]], text: str) -> dict[str, list[dict[str, Any]]]:
+def label_phrases(raw: dict[str, list[tuple[str, float]]], text: str | Prepared) -> dict[str, list[dict[str, Any]]]:
     """Per label, the TOP_PHRASES phrases with the largest summed contribution (all > 0)."""
-    words = [w.lower() for w in _WORD.findall(normalize(text))]
-    raw_signals = dict(zip(SIGNAL_NAMES, signals(text), strict=True))
-    raw_lexicon = dict(zip(LEXICON_NAMES, lexicon_features(normalize(text)), strict=True))
+    prepared = text if isinstance(text, Prepared) else prepare(text)
     out: dict[str, list[dict[str, Any]]] = {}
     for label, features in raw.items():
         merged: dict[str, float] = defaultdict(float)
         for feature, weight in features:
-            merged[readable(feature, words, raw_signals, raw_lexicon)] += weight
+            merged[readable(feature, prepared.words, prepared.signals, prepared.lexicon)] += weight
         top = sorted(merged.items(), key=lambda kv: -kv[1])[:TOP_PHRASES]
         out[label] = [{"phrase": p, "weight": round(w, 4)} for p, w in top if w > 0]
     return out
 
 
 def explain_labels(
-    estimator: Any, comments: list[Comment], featurized: Featurized | None = None
+    estimator: Any, comments: list[Comment], featurized: Featurized, prepared: list[Prepared]
 ) -> list[dict[str, list[dict[str, Any]]]]:
     raw = estimator.explain(comments, top_k=_CANDIDATES, featurized=featurized)
-    return [label_phrases(r, c.text) for r, c in zip(raw, comments, strict=True)]
+    return [label_phrases(r, p) for r, p in zip(raw, prepared, strict=True)]
 
 
 def relevance(estimator: Any, comments: list[Comment], featurized: Featurized) -> list[float | None]:
@@ -144,10 +168,10 @@ def relevance(estimator: Any, comments: list[Comment], featurized: Featurized) -
 
 
 def fired_signals(
-    text: str, near_duplicates: int, relevance_score: float | None, low_relevance_below: float
+    prepared: Prepared, near_duplicates: int, relevance_score: float | None, low_relevance_below: float
 ) -> dict[str, Any]:
     """The signals that fired for one comment, with their values; absent keys did not fire."""
-    values = dict(zip(SIGNAL_NAMES, signals(text), strict=True))
+    values = prepared.signals
     fired: dict[str, Any] = {}
     for name in ("links", "emails", "phones"):
         if values[name] > 0:

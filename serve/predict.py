@@ -17,8 +17,8 @@ from model.inputs import Comment
 from model.policy import Decision, Policy
 
 from .batcher import Batcher
-from .copypaste import DEFAULT_SITE, CopyPasteIndex, simhash
-from .explain import explain_labels, fired_signals, relevance
+from .copypaste import DEFAULT_SITE, CopyPasteIndex, simhash_words
+from .explain import explain_labels, fired_signals, prepare, relevance
 from .guard import StorageGuard
 from .metrics import Metrics
 from .schemas import (
@@ -132,14 +132,16 @@ def build_items(request: PredictRequest, services: Services) -> list[Item]:
     return items
 
 
-def _score(key: tuple[Any, bool], comments: list[Comment]) -> list[tuple[Any, Any, Any]]:
-    """(probabilities, relevance, explanation or None) per comment: the model's whole share of a request."""
+def _score(key: tuple[Any, bool], comments: list[Comment]) -> list[tuple[Any, Any, Any, Any]]:
+    """(probabilities, relevance, explanation or None, Prepared) per comment: the model's whole share of a
+    request. The text is normalised once, by featurize; everything after reads that."""
     estimator, explain = key
     featurized = estimator.featurize(comments)  # once: probabilities, relevance and explanation share them
     proba = estimator.predict_proba(comments, featurized=featurized)
     relevances = relevance(estimator, comments, featurized)
-    explanations = explain_labels(estimator, comments, featurized) if explain else [None] * len(comments)
-    return list(zip(proba, relevances, explanations, strict=True))
+    prepared = [prepare(c.text, n) for c, n in zip(comments, featurized.normalized, strict=True)]
+    explanations = explain_labels(estimator, comments, featurized, prepared) if explain else [None] * len(comments)
+    return list(zip(proba, relevances, explanations, prepared, strict=True))
 
 
 # One model call at a time per worker process, over all requests waiting for it (serve/batcher.py).
@@ -162,17 +164,20 @@ def decide(services: Services, items: list[Item], rows: list[Any], site_id: str 
     proba = [r[0] for r in rows]
     relevances = [r[1] for r in rows]
     explanations = [r[2] for r in rows]
+    prepared = [r[3] for r in rows]
     labels = list(loaded.metadata["labels"])
-    fingerprints = [simhash(it.comment.text) for it in items]
+    fingerprints = [simhash_words(p.words) for p in prepared]
     outcomes = []
-    for it, row, rel, phrases, fp in zip(items, proba, relevances, explanations, fingerprints, strict=True):
+    for it, row, rel, phrases, fp, prep in zip(
+        items, proba, relevances, explanations, fingerprints, prepared, strict=True
+    ):
         scores = {label: round(float(p), 6) for label, p in zip(labels, row, strict=True)}
         dupes = services.index.check_and_add(site_id, fp, it.article_key)
         decision = services.policy.decide(scores, site_id, near_duplicates=dupes)
         decision = Decision(
             decision.action, decision.decided, [*decision.reasons, *it.notes], decision.shadow, decision.labels
         )
-        signals = fired_signals(it.comment.text, dupes, rel, settings.low_relevance_below)
+        signals = fired_signals(prep, dupes, rel, settings.low_relevance_below)
         explanation = Explanation(labels=phrases, signals=signals) if phrases is not None else None
         outcomes.append(Outcome(it, labels[int(row.argmax())], scores, decision, signals, explanation))
     record(services, outcomes, site_id, fingerprints)

@@ -32,6 +32,7 @@ class Features:
 
     matrix: Rows
     blocks: dict[str, Any]
+    normalized: list[str]  # each comment's normalize() text, read once by every block and by serve/
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -85,7 +86,7 @@ class PortablePredictor:
             parts[block.name] = block.transform(comments, normalized)
         parts = {b.name: parts[b.name] for b in self.blocks_}
         rows = [p if isinstance(p, Rows) else Rows.from_dense(np.asarray(p, dtype=np.float64)) for p in parts.values()]
-        return Features(Rows.hstack(rows), parts)
+        return Features(Rows.hstack(rows), parts, normalized)
 
     def _embed_ahead(self, comments: list[Comment], normalized: list[str]) -> Future | None:
         """Embed every text the embedding blocks will ask for in one background call, as
