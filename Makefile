@@ -1,4 +1,4 @@
-# Two commands: `make run` (set up, train the default model if none, serve) and `make test` (what CI runs:
+# Two commands: `make run` (set up, serve models/current if you trained one, else the shipped models/default) and `make test` (what CI runs:
 # the type check, then every test).
 # The inner loop while editing: `make test-fast` (unit and API tests on the tiny model, without the tests marked
 # @pytest.mark.slow: under 3 minutes on 2 cores) and `make typecheck` (mypy on model/, configured in pyproject.toml).

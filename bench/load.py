@@ -6,7 +6,7 @@
     python bench/load.py --model-dir DIR --max-requests 5000
 
 Bounded: each scenario stops after --seconds or --max-requests, whichever comes first, and the server is
-stopped at the end (also on Ctrl-C). Loopback only. The server runs as the README says to run it in
+stopped at the end (also on Ctrl-C). Loopback only. The server runs as docs/operating.md says to run it in
 production: uvicorn with uvloop and httptools (`uvicorn[standard]`), `python -m serve [--workers N]`.
 
 The client is a small asyncio HTTP/1.1 client on keep-alive connections (one per concurrent user): it costs

@@ -10,7 +10,7 @@ docs.coralproject.net/external-moderation-phases):
 - Answer: 204 with no body to take no action, or 200 with `{"status", "actions", "tags"}` (all optional);
   Coral skips the phase on any other status or on its timeout.
 
-Our mapping (README "Plugging into Coral Talk"):
+Our mapping (docs/coral.md):
     reject  -> 200 {"status": "REJECTED", "actions": [FLAG COMMENT_DETECTED_TOXIC|SPAM]}
     hold    -> 200 {"status": "SYSTEM_WITHHELD", "actions": [FLAG ...]}  (pending queue, with the flag as reason)
     approve -> 204: the site's own pre-moderation settings stay in charge (also every answer in shadow mode)

@@ -271,7 +271,7 @@ def scores_inline(services: Services, request: PredictRequest) -> bool:
 async def predict_async(services: Services, request: PredictRequest) -> PredictResponse:
     """The predict endpoint: small requests scored on the event loop, larger ones as `predict` in a thread.
 
-    Why: with one embedding thread per process (the README's `--workers` setup) the Batcher's joint calls
+    Why: with one embedding thread per process (docs/operating.md's `--workers` setup) the Batcher's joint calls
     made every request of a burst wait for the whole batch. Scored inline, a request waits only for those
     ahead of it: on 2 workers at concurrency 8, bench/load.py measured p99 48-50 ms against 51-55 (side by
     side, bench/results/inline-before-after.md).

@@ -10,7 +10,7 @@ from model.embeddings import TRUNCATIONS
 
 @dataclass
 class TrainConfig:
-    # Where the default corpus lives; `make run` trains on it when models/ is empty.
+    # Where the default corpus lives (`make model` rebuilds the shipped model from it).
     data: list[str] = field(default_factory=lambda: ["data"])
     out: str = "models"
     name: str = "comment-moderation"

@@ -3,8 +3,8 @@
     python -m training.score --model models/current --data 'archive/*.jsonl' --out scores/
     python -m training.score --data archive.parquet --out s3://bucket/scores --engine dask --scheduler tcp://host:8786
 
-Rerunning the same command after an interruption skips the parts already complete. See README.md,
-"Scoring an archive", for the output layout and for running on a multi-machine Dask cluster.
+Rerunning the same command after an interruption skips the parts already complete. See docs/batch.md,
+for the output layout and for running on a multi-machine Dask cluster.
 """
 
 import argparse
