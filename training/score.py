@@ -3,7 +3,7 @@
     python -m training.score --model models/current --data 'archive/*.jsonl' --out scores/
     python -m training.score --data archive.parquet --out s3://bucket/scores --engine dask --scheduler tcp://host:8786
 
-Rerunning the same command after an interruption skips the parts already complete. See docs/batch.md,
+Rerunning the same command after an interruption skips the parts already complete. See docs/batch.md
 for the output layout and for running on a multi-machine Dask cluster.
 """
 
