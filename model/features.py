@@ -104,7 +104,14 @@ class Signals:
         return self
 
     def transform(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
-        return standardize(self.scaler, self._matrix(comments, normalized))
+        return self.scale(self.counts(comments, normalized))
+
+    def counts(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
+        """The values before standardising: FeatureMatrix.counts keeps them for serve/ to read."""
+        return self._matrix(comments, normalized)
+
+    def scale(self, counts: np.ndarray) -> np.ndarray:
+        return standardize(self.scaler, counts)
 
     def _matrix(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
         matrix = signal_matrix(comments, normalized)
@@ -133,7 +140,13 @@ class LexiconBlock:
         return self
 
     def transform(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
-        return standardize(self.scaler, self._matrix(normalized))
+        return self.scale(self.counts(comments, normalized))
+
+    def counts(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
+        return self._matrix(normalized)
+
+    def scale(self, counts: np.ndarray) -> np.ndarray:
+        return standardize(self.scaler, counts)
 
     def feature_names(self) -> list[str]:
         return [f"lexicon:{n}" for n in LEXICON_NAMES]
@@ -217,6 +230,8 @@ class FeatureMatrix:
     matrix: sp.csr_matrix
     blocks: dict[str, Any]
     normalized: list[str]
+    # The signals' and lexicon's values before standardising, by block name: what fired, in its own units.
+    counts: dict[str, np.ndarray]
 
 
 # One thread that embeds ahead (see _embed_ahead); the encoder has its own threads (model/embeddings.py).
@@ -244,15 +259,19 @@ def _embed_ahead(blocks: list[FeatureBlock], comments: list[Comment], normalized
 
 def transform_blocks(blocks: list[FeatureBlock], comments: list[Comment], normalized: list[str]) -> FeatureMatrix:
     ahead = _embed_ahead(blocks, comments, normalized)
-    parts = {}
+    parts, counts = {}, {}
     # Blocks that do not embed first, while the encoder works; the order of the columns stays the blocks'.
     for block in sorted(blocks, key=lambda b: hasattr(b, "texts_to_embed")):
         if ahead is not None and hasattr(block, "texts_to_embed"):
             ahead.result()  # also re-raises an embedding error here, in the caller's thread
-        parts[block.name] = block.transform(comments, normalized)
+        if isinstance(block, Signals | LexiconBlock):
+            counts[block.name] = block.counts(comments, normalized)
+            parts[block.name] = block.scale(counts[block.name])
+        else:
+            parts[block.name] = block.transform(comments, normalized)
     parts = {block.name: parts[block.name] for block in blocks}
     matrix = hstack_csr(list(parts.values()), dtype=np.float64)
-    return FeatureMatrix(matrix, parts, normalized)
+    return FeatureMatrix(matrix, parts, normalized, counts)
 
 
 def stack(blocks: list[FeatureBlock], comments: list[Comment], normalized: list[str]) -> sp.csr_matrix:

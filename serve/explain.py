@@ -27,6 +27,7 @@ class Featurized(Protocol):
 
     blocks: dict[str, Any]
     normalized: list[str]
+    counts: dict[str, np.ndarray]
 
 
 _WORD = re.compile(r"\w+")
@@ -43,15 +44,27 @@ class Prepared:
     lexicon: dict[str, float]  # LEXICON_NAMES, raw
 
 
-def prepare(text: str, normalized: str | None = None) -> Prepared:
-    """`normalized` must be normalize(text) when given (featurize's own): the text is then not normalised again."""
+def prepare(text: str, normalized: str | None = None, signal_row: Any = None, lexicon_row: Any = None) -> Prepared:
+    """`normalized` must be normalize(text) when given, and the rows the model's own values for this comment
+    (Featurized.counts): then nothing is worked out twice. What is not given is computed here."""
     norm = normalize(text) if normalized is None else normalized
+    sig = signals(text, norm) if signal_row is None else [float(v) for v in signal_row]
+    lex = lexicon_features(norm) if lexicon_row is None else [float(v) for v in lexicon_row]
     return Prepared(
         norm,
         [w.lower() for w in _WORD.findall(norm)],
-        dict(zip(SIGNAL_NAMES, signals(text, norm), strict=True)),
-        dict(zip(LEXICON_NAMES, lexicon_features(norm), strict=True)),
+        dict(zip(SIGNAL_NAMES, sig, strict=True)),
+        dict(zip(LEXICON_NAMES, lex, strict=True)),
     )
+
+
+def prepare_all(comments: list[Comment], featurized: Featurized) -> list[Prepared]:
+    """prepare() for each comment from what featurize already worked out."""
+    sig, lex = featurized.counts.get("signals"), featurized.counts.get("lexicon")
+    return [
+        prepare(c.text, n, None if sig is None else sig[i], None if lex is None else lex[i])
+        for i, (c, n) in enumerate(zip(comments, featurized.normalized, strict=True))
+    ]
 
 
 # Phrases per label in an explanation; the classifier is asked for more, since several merge into one.

@@ -18,7 +18,7 @@ from model.policy import Decision, Policy
 
 from .batcher import Batcher
 from .copypaste import DEFAULT_SITE, CopyPasteIndex, simhash_words
-from .explain import explain_labels, fired_signals, prepare, relevance
+from .explain import explain_labels, fired_signals, prepare_all, relevance
 from .guard import StorageGuard
 from .metrics import Metrics
 from .schemas import (
@@ -139,7 +139,7 @@ def _score(key: tuple[Any, bool], comments: list[Comment]) -> list[tuple[Any, An
     featurized = estimator.featurize(comments)  # once: probabilities, relevance and explanation share them
     proba = estimator.predict_proba(comments, featurized=featurized)
     relevances = relevance(estimator, comments, featurized)
-    prepared = [prepare(c.text, n) for c, n in zip(comments, featurized.normalized, strict=True)]
+    prepared = prepare_all(comments, featurized)
     explanations = explain_labels(estimator, comments, featurized, prepared) if explain else [None] * len(comments)
     return list(zip(proba, relevances, explanations, prepared, strict=True))
 

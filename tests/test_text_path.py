@@ -54,3 +54,17 @@ def test_prepared_text_gives_what_the_text_alone_gives():
     assert simhash_words(prepared.words) == simhash(text)
     raw = {"toxic": [("word:idiot", 1.0), ("lexicon:insults", 0.5)], "spam": [("signal:links", 0.7)]}
     assert label_phrases(raw, prepared) == label_phrases(raw, text)
+
+
+def test_serve_reads_the_models_own_counts(default_model_dir):
+    """prepare_all takes the signal and lexicon values featurize computed; they equal computing them afresh."""
+    from model.artifact import load_model
+    from model.inputs import Comment
+    from serve.explain import prepare_all
+
+    estimator = load_model(default_model_dir).estimator
+    texts = ["Call 555-0199 now, visit cheap.example.com!!!", "You absolute clown, read the article first."]
+    comments = [Comment(t) for t in texts]
+    featurized = estimator.featurize(comments)
+    assert set(featurized.counts) == {"signals", "lexicon"}
+    assert prepare_all(comments, featurized) == [prepare(t) for t in texts]

@@ -97,13 +97,16 @@ class ScaledBlock:
         return len(self.names)
 
     def transform(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
+        return self.scaler.transform(self.counts(comments, normalized))
+
+    def counts(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
+        """The values before standardising: Features.counts keeps them for serve/ to read."""
         if self.name == "signals":
             matrix = signal_matrix(comments, normalized)
             if self.digit_ratio_of == "raw":  # models trained before digit_ratio read the normalised text
                 matrix[:, DIGIT_RATIO] = [raw_digit_ratio(c.text) for c in comments]
-        else:
-            matrix = np.array([lexicon_features(n) for n in normalized], dtype=np.float64).reshape(-1, self.columns)
-        return self.scaler.transform(matrix)
+            return matrix
+        return np.array([lexicon_features(n) for n in normalized], dtype=np.float64).reshape(-1, self.columns)
 
     def feature_names(self) -> list[str]:
         return [f"{self.PREFIX[self.name]}:{n}" for n in self.names]

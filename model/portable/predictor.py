@@ -18,7 +18,7 @@ from ..embeddings import Embedder, EmbedderConfig
 from ..inputs import Comment, as_comments
 from ..modeldir import ArtifactError, bind_encoder
 from ..normalize import normalize
-from .blocks import Block, build_block
+from .blocks import Block, ScaledBlock, build_block
 from .files import REEXPORT
 from .sparse import Rows
 
@@ -33,6 +33,7 @@ class Features:
     matrix: Rows
     blocks: dict[str, Any]
     normalized: list[str]  # each comment's normalize() text, read once by every block and by serve/
+    counts: dict[str, np.ndarray]  # the signals' and lexicon's values before standardising, by block name
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -79,14 +80,19 @@ class PortablePredictor:
         normalized = [normalize(c.text) for c in comments]
         ahead = self._embed_ahead(comments, normalized)
         parts: dict[str, Any] = {}
+        counts: dict[str, np.ndarray] = {}
         # Blocks that do not embed first, while the encoder works; the columns keep the blocks' order.
         for block in sorted(self.blocks_, key=lambda b: hasattr(b, "texts_to_embed")):
             if ahead is not None and hasattr(block, "texts_to_embed"):
                 ahead.result()  # also re-raises an embedding error here, in the caller's thread
-            parts[block.name] = block.transform(comments, normalized)
+            if isinstance(block, ScaledBlock):
+                counts[block.name] = block.counts(comments, normalized)
+                parts[block.name] = block.scaler.transform(counts[block.name])
+            else:
+                parts[block.name] = block.transform(comments, normalized)
         parts = {b.name: parts[b.name] for b in self.blocks_}
         rows = [p if isinstance(p, Rows) else Rows.from_dense(np.asarray(p, dtype=np.float64)) for p in parts.values()]
-        return Features(Rows.hstack(rows), parts, normalized)
+        return Features(Rows.hstack(rows), parts, normalized, counts)
 
     def _embed_ahead(self, comments: list[Comment], normalized: list[str]) -> Future | None:
         """Embed every text the embedding blocks will ask for in one background call, as
