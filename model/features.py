@@ -264,7 +264,7 @@ def transform_blocks(blocks: list[FeatureBlock], comments: list[Comment], normal
     for block in sorted(blocks, key=lambda b: hasattr(b, "texts_to_embed")):
         if ahead is not None and hasattr(block, "texts_to_embed"):
             ahead.result()  # also re-raises an embedding error here, in the caller's thread
-        if isinstance(block, Signals | LexiconBlock):
+        if isinstance(block, Signals | LexiconBlock):  # their unscaled values are kept for serve/
             counts[block.name] = block.counts(comments, normalized)
             parts[block.name] = block.scale(counts[block.name])
         else:

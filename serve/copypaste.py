@@ -28,15 +28,6 @@ DEFAULT_SITE = "_default"
 MIN_WORDS = 4
 
 
-def tokens(text: str) -> list[str]:
-    """Normalised lowercase words, plus bigrams so that word order matters a little."""
-    return _with_bigrams([w.lower() for w in _WORD.findall(normalize(text))])
-
-
-def _with_bigrams(words: list[str]) -> list[str]:
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
-
-
 def simhash(text: str) -> int | None:
     """The 64-bit SimHash of `text` (unsigned), or None when the text is too short to say anything."""
     return simhash_words([w.lower() for w in _WORD.findall(normalize(text))])
@@ -46,7 +37,8 @@ def simhash_words(words: list[str]) -> int | None:
     """simhash() from the comment's lower-case normalised words, as serve.explain.Prepared holds them."""
     if len(words) < MIN_WORDS:
         return None
-    toks = _with_bigrams(words)
+    # Bigrams too, so that word order matters a little.
+    toks = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
     # One 64-bit hash per distinct token, then all bits at once: bit i of the result is set where more
     # tokens have bit i set than not.
     digests = b"".join(hashlib.blake2b(tok.encode(), digest_size=8).digest() for tok in set(toks))

@@ -38,7 +38,6 @@ class Prepared:
     """What serve/ reads from one comment's text, worked out once from the normalised text the model's blocks
     read: the explanation's phrases, the fired signals and the copy-paste fingerprint all use it."""
 
-    normalized: str
     words: list[str]  # lower-case words of the normalised text
     signals: dict[str, float]  # SIGNAL_NAMES, raw (not standardised)
     lexicon: dict[str, float]  # LEXICON_NAMES, raw
@@ -51,7 +50,6 @@ def prepare(text: str, normalized: str | None = None, signal_row: Any = None, le
     sig = signals(text, norm) if signal_row is None else [float(v) for v in signal_row]
     lex = lexicon_features(norm) if lexicon_row is None else [float(v) for v in lexicon_row]
     return Prepared(
-        norm,
         [w.lower() for w in _WORD.findall(norm)],
         dict(zip(SIGNAL_NAMES, sig, strict=True)),
         dict(zip(LEXICON_NAMES, lex, strict=True)),

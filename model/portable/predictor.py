@@ -85,7 +85,7 @@ class PortablePredictor:
         for block in sorted(self.blocks_, key=lambda b: hasattr(b, "texts_to_embed")):
             if ahead is not None and hasattr(block, "texts_to_embed"):
                 ahead.result()  # also re-raises an embedding error here, in the caller's thread
-            if isinstance(block, ScaledBlock):
+            if isinstance(block, ScaledBlock):  # signals, lexicon: their unscaled values are kept for serve/
                 counts[block.name] = block.counts(comments, normalized)
                 parts[block.name] = block.scaler.transform(counts[block.name])
             else:
