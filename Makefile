@@ -24,15 +24,15 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # The model `make run` serves: a model you trained (models/current), else the shipped one (models/default).
-SERVE_MODEL = $(if $(wildcard $(MODELS)/current/metadata.json),$(MODELS)/current,$(MODELS)/default)
+SERVE_MODEL = $(if $(wildcard $(MODELS)/current/model.json $(MODELS)/current/metadata.json),$(MODELS)/current,$(MODELS)/default)
 
 # Rebuild the shipped default model: data/ + the rubric-labelled real comments (texts from ../shared/data/public),
-# trained, then exported to the portable format in models/default. `python -m training.fit` alone trains into
-# models/current, which `make run` then prefers.
+# trained into models/<version> (portable: data only), then copied to models/default. `python -m training.fit`
+# alone trains into models/current, which `make run` then prefers.
 model: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m training.fit --out $(MODELS)
 	rm -rf $(MODELS)/default.new
-	HF_HUB_OFFLINE=1 $(BIN)/python -m model.portable export $(MODELS)/current $(MODELS)/default.new
+	cp -rL $(MODELS)/current $(MODELS)/default.new
 	rm -rf $(MODELS)/default && mv $(MODELS)/default.new $(MODELS)/default
 
 run: setup

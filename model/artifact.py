@@ -1,14 +1,15 @@
-"""The model artifact: a directory with the pickled estimator and a metadata.json that vouches for it.
+"""The model artifact: a version directory under models/, and the `current` symlink that names the newest.
 
-    models/<version>/model.joblib    the fitted CommentClassifier
-    models/<version>/metadata.json   labels, version, config, metrics, library versions, sha256 of model.joblib
-    models/<version>/encoder/        only for a model trained with a fine-tuned encoder: its weights, whose
-                                     sha256 the pickled embedding config pins (so model.joblib vouches for them)
+    models/<version>/                a portable model (model/portable): model.json + arrays.npz + checksums.txt,
+                                     data only, loaded with numpy and never unpickled. What training.fit writes.
+    models/<version>/encoder/        only for a model trained with a fine-tuned encoder: its weights, pinned by
+                                     sha256 in the model's description
     models/current                   symlink to the newest complete version
 
-A folder holding `model.json` is a portable model instead (model/portable): data only, loaded with numpy,
-never unpickled. load_model reads either kind. What both kinds share (ArtifactError, the encoder folder, version
-names) is in model/modeldir.py, which the portable format imports instead of this module.
+The pickled format (model.joblib + metadata.json) is what training.fit wrote before the portable one, and what
+it still writes for a model with a block that has no portable form (the `public` block of the public recipe):
+load_model reads it after checking its sha256 and library versions, and `python -m model.portable export`
+converts it. What both kinds share (ArtifactError, the encoder folder, version names) is in model/modeldir.py.
 
 A version directory is written under a temporary name and renamed into place, and `current` is swapped
 with an atomic rename, so an interrupted save never leaves a half-written model where a loader looks.
@@ -27,8 +28,9 @@ from typing import Any
 
 from .checksum import sha256_file
 from .labels import LABELS
-from .modeldir import ArtifactError, bind_encoder, new_version
-from .portable import MODEL_JSON
+from .modeldir import ENCODER_DIR, ArtifactError, bind_encoder, new_version
+from .portable import MODEL_JSON, PORTABLE_BLOCKS
+from .portable import export as export_portable
 from .portable import load as load_portable
 
 MODEL_FILE = "model.joblib"
@@ -70,9 +72,12 @@ def save_model(
     metadata: dict[str, Any],
     version: str | None = None,
     files: dict[str, Path] | None = None,
+    portable: bool = True,
 ) -> Path:
     """Write `estimator` and its metadata as models_dir/<version>, then point models_dir/current at it.
 
+    portable: write the data-only format (the default); False writes the pickled one, for a model with a block
+        that has no portable form (can_be_portable says which).
     files: folders to copy into the version directory, by the relative name they get there (ENCODER_DIR).
     """
     models_dir = Path(models_dir)
@@ -81,21 +86,38 @@ def save_model(
     final = models_dir / version
     if final.exists():
         raise ArtifactError(f"{final} already exists; choose another version or remove it")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=models_dir))
+    meta = {
+        "name": metadata.get("name", "comment-moderation"),
+        "version": version,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "libraries": library_versions(),
+        **{k: v for k, v in metadata.items() if k not in {"version", "labels"}},
+    }
+    if portable:
+        export_portable(estimator, meta, final, encoder=(files or {}).get(ENCODER_DIR))
+    else:
+        _save_pickled(estimator, models_dir, final, meta, files or {})
+    point_current(models_dir, version)
+    return final
+
+
+def can_be_portable(features: list[str] | tuple[str, ...]) -> bool:
+    """Whether a model with these feature blocks can be written in the portable format."""
+    return set(features) <= PORTABLE_BLOCKS
+
+
+def _save_pickled(estimator: Any, models_dir: Path, final: Path, meta: dict[str, Any], files: dict[str, Path]) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=models_dir))
     try:
         import joblib  # only the pickled format needs it; a portable model loads without
 
         joblib.dump(estimator, tmp / MODEL_FILE)
-        for name, source in (files or {}).items():
+        for name, source in files.items():
             shutil.copytree(source, tmp / name)
         meta = {
             "format_version": FORMAT_VERSION,
-            "name": metadata.get("name", "comment-moderation"),
-            "version": version,
+            **meta,
             "labels": list(LABELS),
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "libraries": library_versions(),
-            **{k: v for k, v in metadata.items() if k not in {"version", "labels"}},
             "sha256": sha256_file(tmp / MODEL_FILE),
         }
         _write_json(tmp / METADATA_FILE, meta)
@@ -104,8 +126,6 @@ def save_model(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    point_current(models_dir, version)
-    return final
 
 
 def point_current(models_dir: Path, version: str) -> None:
@@ -122,9 +142,7 @@ def point_current(models_dir: Path, version: str) -> None:
 def load_model(path: Path) -> LoadedModel:
     """Load a model directory (or models/ itself, meaning its `current`): a portable folder (model.json) with
     numpy alone, a pickled one after checking it."""
-    path = Path(path)
-    if (path / CURRENT).exists() and not (path / METADATA_FILE).exists() and not (path / MODEL_JSON).exists():
-        path = path / CURRENT
+    path = resolve_model_dir(path)
     if not path.is_dir():
         raise ArtifactError(f"model directory {path} does not exist; train one with `python -m training.fit`")
     if (path / MODEL_JSON).is_file():
@@ -133,10 +151,31 @@ def load_model(path: Path) -> LoadedModel:
     return _load_pickled(path)
 
 
+def resolve_model_dir(path: Path) -> Path:
+    """A model directory, or models/ meaning its current version."""
+    path = Path(path)
+    if (path / CURRENT).exists() and not (path / METADATA_FILE).exists() and not (path / MODEL_JSON).exists():
+        return path / CURRENT
+    return path
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """A model directory's metadata (version, labels, metrics...) in either format, without loading the model."""
+    path = resolve_model_dir(path)
+    spec_file = path / MODEL_JSON
+    if not spec_file.is_file():
+        return _read_pickled_metadata(path)
+    try:
+        spec = json.loads(spec_file.read_text(encoding="utf-8"))
+        return {**spec["metadata"], "labels": list(spec["classes"])}
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+        raise ArtifactError(f"{spec_file} is not a model description ({e}); the model is corrupt, retrain it") from e
+
+
 def _load_pickled(path: Path) -> LoadedModel:
     import joblib
 
-    meta = read_metadata(path)
+    meta = _read_pickled_metadata(path)
     model_file = path / MODEL_FILE
     if not model_file.is_file():
         raise ArtifactError(f"{model_file} is missing; the artifact is incomplete, retrain or restore it")
@@ -167,7 +206,7 @@ def _bind_encoder(estimator: Any, path: Path) -> None:
         embedder.config = bind_encoder(config, path)
 
 
-def read_metadata(path: Path) -> dict[str, Any]:
+def _read_pickled_metadata(path: Path) -> dict[str, Any]:
     meta_file = Path(path) / METADATA_FILE
     if not meta_file.is_file():
         raise ArtifactError(f"{meta_file} is missing; {path} is not a complete model directory")

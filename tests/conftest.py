@@ -35,6 +35,26 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "current"
 
 
+@pytest.fixture(scope="session")
+def tiny_pickled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model in the pickled format (model.joblib), which training.fit wrote before the portable one
+    and still writes for the public recipe: what load_model's pickle path and the converter read."""
+    from model.artifact import save_model
+    from training.config import TrainConfig
+    from training.data import load_labelled
+    from training.fit import build_estimator
+    from training.public import prepare_semantic
+
+    features = ["word", "char", "signals", "embedding", "relevance", "lexicon"]
+    config = TrainConfig(real="", data=[str(TINY)], calibration_folds=3, features=features)
+    config, embedder, auxiliary, semantic = prepare_semantic(config, lambda _: None)
+    data = load_labelled([TINY])
+    estimator = build_estimator(config, embedder, auxiliary).fit(data.comments(), data.labels(), groups=data.groups())
+    out = tmp_path_factory.mktemp("pickled-models")
+    save_model(estimator, out, {"name": "tiny", "features": features, **semantic}, portable=False)
+    return out / "current"
+
+
 SHIPPED = ROOT / "models" / "default"
 
 

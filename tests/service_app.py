@@ -65,3 +65,18 @@ def real_server(tmp_path: Path, model_dir: Path, **env: str) -> Iterator[str]:
         proc.terminate()
         out, _ = proc.communicate(timeout=60)
         print(out)  # shown by pytest when the test fails: the server's own account of what went wrong
+
+
+def set_model_version(path: Path, version: str) -> None:
+    """Give the portable model in `path` another version name, re-signing model.json as a retrain would (the
+    version lives in model.json, which checksums.txt vouches for)."""
+    import json
+
+    from model.checksum import sha256_file
+    from model.portable import ARRAYS_FILE, CHECKSUMS_FILE, MODEL_JSON
+
+    spec = json.loads((path / MODEL_JSON).read_text())
+    spec["metadata"]["version"] = version
+    (path / MODEL_JSON).write_text(json.dumps(spec))
+    lines = [f"{sha256_file(path / n)}  {n}\n" for n in (MODEL_JSON, ARRAYS_FILE)]
+    (path / CHECKSUMS_FILE).write_text("".join(lines))

@@ -87,9 +87,12 @@ def test_linear_scores_match_logistic_regression():
         assert np.array_equal(out, lr.decision_function(X[:7]))
 
 
-def test_a_fitted_models_features_and_scores_are_unchanged(tiny_loaded):
-    """Through the whole model: the stacked features and the scores are what the library calls give."""
-    clf = tiny_loaded.estimator
+def test_a_fitted_models_features_and_scores_are_unchanged(tiny_pickled_dir):
+    """Through the whole fitted (scikit-learn) model: the stacked features and the scores are what the library
+    calls give."""
+    from model.artifact import load_model
+
+    clf = load_model(tiny_pickled_dir).estimator
     comments = as_comments(corpus_texts(40) + EDGE_TEXTS)
     normalized = normalize_all(comments)
     features = transform_blocks(clf.blocks_, comments, normalized)

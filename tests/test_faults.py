@@ -21,6 +21,7 @@ import pytest
 
 from model.artifact import CURRENT, METADATA_FILE, MODEL_FILE, load_model, point_current
 from model.checksum import sha256_file
+from model.portable import ARRAYS_FILE, CHECKSUMS_FILE, MODEL_JSON
 
 from .conftest import ROOT, TINY
 from .live import spawn, start, wait_ready
@@ -88,6 +89,25 @@ def _edit_metadata(d: Path, change: Callable[[dict], object]) -> None:
     (d / METADATA_FILE).write_text(json.dumps(meta))
 
 
+def _flip_arrays(d: Path) -> None:
+    with open(d / ARRAYS_FILE, "r+b") as f:
+        f.seek(200)
+        f.write(b"\x00tampered\x00")
+
+
+def _edit_model_json(d: Path) -> None:
+    spec = json.loads((d / MODEL_JSON).read_text())
+    spec["linear"]["temperature"] = 0.5
+    (d / MODEL_JSON).write_text(json.dumps(spec))
+
+
+# What training.fit writes (the portable format), broken.
+BROKEN_PORTABLE: dict[str, tuple[Callable[[Path], object], str]] = {
+    "corrupt arrays.npz": (_flip_arrays, r"arrays\.npz has sha256 .*, but model\.json records"),
+    "edited model.json": (_edit_model_json, r"model\.json has sha256 .*, but checksums\.txt records"),
+    "missing checksums.txt": (lambda d: (d / CHECKSUMS_FILE).unlink(), r"checksums\.txt is missing"),
+}
+# A model in the pickled format training.fit wrote before (and still writes for the public recipe), broken.
 BROKEN: dict[str, tuple[Callable[[Path], object], str]] = {
     "corrupt model.joblib": (_flip_bytes, "has sha256 .* but metadata.json records .*Refusing to unpickle"),
     "truncated model.joblib": (_truncate_and_rehash, "model.joblib could not be unpickled"),
@@ -106,12 +126,15 @@ BROKEN: dict[str, tuple[Callable[[Path], object], str]] = {
 
 
 @pytest.fixture(scope="module")
-def refused(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str]]:
+def refused(
+    tiny_model_dir: Path, tiny_pickled_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[int, str]]:
     """Start one server per broken artifact, all at once (each start imports torch: seconds apiece)."""
     procs = {}
-    for name, (breaks, _) in BROKEN.items():
+    for name, (breaks, _) in {**BROKEN_PORTABLE, **BROKEN}.items():
         work = tmp_path_factory.mktemp("broken")
-        broken = copy_model(tiny_model_dir, work / "models", "v1")
+        source = tiny_model_dir if name in BROKEN_PORTABLE else tiny_pickled_dir
+        broken = copy_model(source, work / "models", "v1")
         breaks(broken)
         procs[name] = spawn(broken, work)
     out = {}
@@ -124,14 +147,14 @@ def refused(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> d
     return out
 
 
-@pytest.mark.parametrize("fault", list(BROKEN))
+@pytest.mark.parametrize("fault", [*BROKEN_PORTABLE, *BROKEN])
 def test_server_refuses_a_broken_artifact_naming_the_problem(refused: dict, fault: str):
     import re
 
     returncode, log = refused[fault]
     assert returncode == 1, log
     assert "error: cannot start, the model is not usable" in log
-    assert re.search(BROKEN[fault][1], log), log
+    assert re.search({**BROKEN_PORTABLE, **BROKEN}[fault][1], log), log
     assert "Uvicorn running" not in log and "Traceback" not in log
 
 

@@ -2,7 +2,6 @@
 sealed split stays sealed, and how training uses it (or says it cannot)."""
 
 import csv
-import json
 import re
 import sys
 from collections import Counter
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from model.artifact import read_metadata
 from model.labels import LABELS
 from training.config import TrainConfig
 from training.realdata import COLUMNS, RealLabel, RealLabelError, load_real, read_labels
@@ -137,7 +137,7 @@ def test_a_fit_trains_on_the_real_train_split_records_its_sets_and_measures_dev(
         real=str(public),
         real_labels=str(labels),
     )
-    meta = json.loads((train(config) / "metadata.json").read_text(encoding="utf-8"))
+    meta = read_metadata(train(config))
     used = meta["real_comments"]
     assert used["used"] and used["excluded"] == ["sfu_ctc"]
     assert {s["dataset"] for s in used["sets"]} == {"youtube_spam", "olid"}, "SFU (non-commercial) stays out"

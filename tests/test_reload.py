@@ -1,12 +1,12 @@
 """Model lifecycle: GET /v1/model, a reload that swaps the model, and a failed one that keeps the old."""
 
-import json
 import shutil
 
 import pytest
 
-from model.artifact import METADATA_FILE, MODEL_FILE, point_current
-from tests.service_app import service, write_policy
+from model.artifact import point_current
+from model.portable import ARRAYS_FILE
+from tests.service_app import service, set_model_version, write_policy
 
 
 @pytest.fixture()
@@ -15,21 +15,14 @@ def models(tmp_path, tiny_model_dir):
     root = tmp_path / "models"
     root.mkdir()
     shutil.copytree(tiny_model_dir.resolve(), root / "v1")
-    _set_version(root / "v1", "v1")
+    set_model_version(root / "v1", "v1")
     point_current(root, "v1")
     return root
 
 
-def _set_version(path, version):
-    # The sha256 check covers model.joblib only; the version lives in metadata.json.
-    meta = json.loads((path / METADATA_FILE).read_text())
-    meta["version"] = version
-    (path / METADATA_FILE).write_text(json.dumps(meta))
-
-
 def _new_version(root, version):
     shutil.copytree(root / "v1", root / version)
-    _set_version(root / version, version)
+    set_model_version(root / version, version)
     point_current(root, version)
 
 
@@ -58,12 +51,12 @@ def test_reload_swaps_the_model(tmp_path, models):
 def test_failed_reload_keeps_the_old_model_and_says_why(tmp_path, models):
     with service(tmp_path, None, models / "current") as client:
         _new_version(models, "v3")
-        with open(models / "v3" / MODEL_FILE, "ab") as f:
+        with open(models / "v3" / ARRAYS_FILE, "ab") as f:
             f.write(b"tampered")
         r = client.post("/v1/admin/reload")
         assert r.status_code == 409
         detail = r.json()["detail"]
-        assert "still serving model v1" in detail and "model.joblib" in detail and "sha256" in detail
+        assert "still serving model v1" in detail and ARRAYS_FILE in detail and "sha256" in detail
         assert str(tmp_path) not in detail  # which file, never where it lives
         assert _predicted_version(client) == "v1"
         metrics = client.get("/metrics").text

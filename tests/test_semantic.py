@@ -113,9 +113,9 @@ def test_tiny_model_records_semantic_features_and_stays_small(tiny_model_dir: Pa
     assert "MiniLM" in meta["embedding_model"]["name"]
     # The artifact says how much of a comment its encoder reads, and serving reads the same.
     assert (meta["embedding_model"]["max_length"], meta["embedding_model"]["truncation"]) == (64, "head_tail")
-    assert tiny_loaded.estimator.embedder.config.truncation == "head_tail"
-    size = (tiny_model_dir / "model.joblib").stat().st_size
-    assert size < 5_000_000, f"model.joblib is {size} bytes: the embedding weights must not be pickled into it"
+    assert tiny_loaded.estimator.embedder_.config.truncation == "head_tail"
+    size = sum(p.stat().st_size for p in tiny_model_dir.resolve().rglob("*") if p.is_file())
+    assert size < 5_000_000, f"the model folder is {size} bytes: the embedding weights must not be in it"
 
 
 def test_reloaded_model_predicts_with_and_without_article(tiny_model_dir: Path) -> None:
@@ -128,12 +128,18 @@ def test_reloaded_model_predicts_with_and_without_article(tiny_model_dir: Path) 
     assert loaded.estimator.needs_article
 
 
-def test_features_computed_once_give_the_same_answers(tiny_loaded) -> None:
+@pytest.fixture(scope="module")
+def pickled(tiny_pickled_dir: Path):
+    """The fitted scikit-learn model (pickled format): the tests below read its blocks."""
+    return load_model(tiny_pickled_dir)
+
+
+def test_features_computed_once_give_the_same_answers(pickled) -> None:
     """The service computes features once per batch and reuses them; that must change no number."""
     from model.normalize import normalize
     from serve.explain import relevance
 
-    estimator = tiny_loaded.estimator
+    estimator = pickled.estimator
     comments = [Comment(ON_TOPIC, ARTICLE_TITLE, ARTICLE_BODY), Comment(GENERIC), Comment("you pathetic idiot")]
     featurized = estimator.featurize(comments)
     np.testing.assert_array_equal(
@@ -149,22 +155,22 @@ def test_features_computed_once_give_the_same_answers(tiny_loaded) -> None:
     assert reused[0] > 0.3, "an on-topic comment's cosine to its article, in cosine units"
 
 
-def test_feature_name_cache_is_not_pickled_and_refit_rebuilds_it(tiny_loaded) -> None:
+def test_feature_name_cache_is_not_pickled_and_refit_rebuilds_it(pickled) -> None:
     import pickle
 
-    estimator = tiny_loaded.estimator
+    estimator = pickled.estimator
     names = estimator.feature_names()
     assert estimator.feature_names() is names, "built once per loaded model"
     assert "_feature_names" not in pickle.loads(pickle.dumps(estimator)).__dict__
 
 
-def test_embedding_ahead_changes_no_feature_and_keeps_column_order(tiny_loaded) -> None:
+def test_embedding_ahead_changes_no_feature_and_keeps_column_order(pickled) -> None:
     """transform_blocks embeds in the background while n-gram blocks run; the matrix must be the same."""
     import scipy.sparse as sp
 
     from model.features import normalize_all, transform_blocks
 
-    estimator = tiny_loaded.estimator
+    estimator = pickled.estimator
     comments = [Comment(f"{ON_TOPIC} ({i})", ARTICLE_TITLE, ARTICLE_BODY) for i in range(3)] + [Comment(GENERIC)]
     normalized = normalize_all(comments)
     ahead = transform_blocks(estimator.blocks_, comments, normalized)

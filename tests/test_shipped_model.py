@@ -61,7 +61,7 @@ def test_make_model_rebuilds_the_shipped_metrics(tmp_path: Path) -> None:
     config = TrainConfig(
         out=str(tmp_path), data=[str(ROOT / "data")], real=str(PUBLIC), real_labels=str(ROOT / "data/real/labels.csv")
     )
-    rebuilt = json.loads((train(config) / "metadata.json").read_text(encoding="utf-8"))["metrics"]
+    rebuilt = load_model(train(config)).metadata["metrics"]
     shipped = _metadata()["metrics"]
     for part in ("held_out", "real_dev"):
         assert rebuilt[part]["macro_f1"] == pytest.approx(shipped[part]["macro_f1"], abs=REBUILD_TOLERANCE), part

@@ -27,15 +27,14 @@ def _count_normalize(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.mark.parametrize("which", ["pickled", "portable"])
-def test_each_comment_is_normalised_once_per_request(which, tmp_path, tiny_loaded, tiny_model_dir, monkeypatch):
+def test_each_comment_is_normalised_once_per_request(
+    which, tmp_path, tiny_loaded, tiny_model_dir, tiny_pickled_dir, monkeypatch
+):
     from model.artifact import load_model
-    from model.portable.convert import export_model_dir
 
-    model_dir = tiny_model_dir
-    loaded = tiny_loaded
-    if which == "portable":
-        model_dir = tmp_path / "portable"
-        export_model_dir(tiny_model_dir, model_dir)
+    model_dir, loaded = tiny_model_dir, tiny_loaded  # what training.fit writes: portable
+    if which == "pickled":
+        model_dir = tiny_pickled_dir
         loaded = load_model(model_dir)
     texts = [f"Call 555-0{i}99 now for cheap loans, visit example{i}.com today {i}" for i in range(3)]
     with service(tmp_path, loaded, model_dir) as client:

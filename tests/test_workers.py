@@ -16,9 +16,10 @@ import httpx
 import psutil
 import pytest
 
-from model.artifact import METADATA_FILE, point_current
+from model.artifact import point_current
 
 from .live import Live, spawn, wait_ready
+from .service_app import set_model_version
 
 WORKERS = 2
 
@@ -85,9 +86,7 @@ def start_workers_on(model_dir: Path, tmp_path: Path, port: int | None) -> Live:
 def add_version(models: Path, source: Path, version: str) -> None:
     """models/<version>: a copy of `source` under another version name, and models/current pointing at it."""
     shutil.copytree(source.resolve(), models / version)
-    meta = json.loads((models / version / METADATA_FILE).read_text())
-    meta["version"] = version  # the sha256 check covers model.joblib only
-    (models / version / METADATA_FILE).write_text(json.dumps(meta))
+    set_model_version(models / version, version)
     point_current(models, version)
 
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from model.artifact import save_model
+from model.artifact import can_be_portable, save_model
 from model.auxiliary import AuxiliaryDetectors
 from model.classifier import CommentClassifier
 from model.embeddings import Embedder, EmbeddingError
@@ -248,10 +248,16 @@ def _fit_and_save(
                 "learning_rate": config.encoder_finetune_lr,
             },
         }
-        # The pickled config names the encoder relative to the artifact; load_model resolves it there.
+        # The saved config names the encoder relative to the artifact; load_model resolves it there.
         shipped_embedder.config = replace(shipped_embedder.config, path=ENCODER_DIR)
         files[ENCODER_DIR] = tuned_folder
-    path = save_model(estimator, Path(config.out), metadata, files=files)
+    portable = can_be_portable(config.features)
+    if not portable:
+        log(
+            "the `public` block has no portable form yet: writing the pickled format (model.joblib), which needs "
+            "scikit-learn of the same minor version to load"
+        )
+    path = save_model(estimator, Path(config.out), metadata, files=files, portable=portable)
     log(f"wrote {path} (models/current -> {path.name}) in {time.perf_counter() - started:.0f}s")
     return path
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..modeldir import ENCODER_DIR, ArtifactError, new_version
-from .export import describe
+from .export import PORTABLE_BLOCKS, describe
 from .files import ARRAYS_FILE, CHECKSUMS_FILE, MODEL_JSON, folder_size, read_folder, write_folder
 from .predictor import Features, PortablePredictor, build_predictor
 
@@ -20,6 +20,7 @@ __all__ = [
     "CHECKSUMS_FILE",
     "MODEL_JSON",
     "Features",
+    "PORTABLE_BLOCKS",
     "PortablePredictor",
     "export",
     "folder_size",

@@ -62,6 +62,8 @@ def describe(estimator: Any, shipped_encoder: bool = False) -> tuple[dict[str, A
 
 
 _EMBEDS = frozenset({"embedding", "relevance"})
+# The feature blocks a portable model computes (model/portable/blocks.py); `public` is not one yet.
+PORTABLE_BLOCKS = frozenset({"word", "char", "signals", "lexicon", "embedding", "relevance"})
 
 
 def _block(block: Any, arrays: Arrays) -> dict[str, Any]:

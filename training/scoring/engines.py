@@ -9,7 +9,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from model.artifact import read_metadata
+from model.artifact import read_metadata, resolve_model_dir
 from model.policy import load_policy
 
 from .scorer import Job, PartStats, existing_stats, score_partition
@@ -41,7 +41,7 @@ def run(
     # so Dask workers, whatever their working directory, open the same files.
     job = replace(
         job,
-        model=str(_model_dir(job.model).resolve()),
+        model=str(resolve_model_dir(Path(job.model)).resolve()),
         articles=str(Path(job.articles).resolve()) if job.articles and Path(job.articles).exists() else job.articles,
     )
     parts = plan(find_sources(data), part_rows)
@@ -107,15 +107,9 @@ def _manifest(parts: list[Partition], job: Job, part_rows: int) -> dict[str, Any
     for p in parts:
         inputs[p.source.path] = inputs.get(p.source.path, 0) + p.rows
     return {
-        "model_version": str(read_metadata(_model_dir(job.model))["version"]),
+        "model_version": str(read_metadata(Path(job.model))["version"]),
         "policy_version": load_policy(Path(job.policy) if job.policy else None).version,
         "part_rows": part_rows,
         "articles": job.articles,
         "inputs": inputs,
     }
-
-
-def _model_dir(model: str) -> Path:
-    path = Path(model)
-    # load_model accepts models/ meaning models/current; read the same directory it will load.
-    return path / "current" if (path / "current").exists() and not (path / "metadata.json").exists() else path
