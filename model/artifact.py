@@ -134,8 +134,14 @@ def load_model(path: Path) -> LoadedModel:
 
 
 def _load_pickled(path: Path) -> LoadedModel:
-    import joblib
-
+    try:
+        import joblib
+    except ImportError as e:  # a serving install: portable models only
+        raise ArtifactError(
+            f"{path} is a pickled model, which needs the training libraries (joblib, scikit-learn), not installed "
+            "here; install them (pip install 'comment-moderation[train]') or serve a portable export of it "
+            f"(python -m model.portable export {path} DIR)"
+        ) from e
     meta = read_metadata(path)
     model_file = path / MODEL_FILE
     if not model_file.is_file():
