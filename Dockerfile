@@ -36,6 +36,7 @@ VOLUME /srv/data
 EXPOSE 8000
 # A host other than loopback needs API keys (MODERATION_API_KEYS or MODERATION_API_KEYS_FILE): without
 # them the service refuses to start and says so. The first start writes the ONNX encoder (a few seconds).
+# /readyz answers 503 until a model is loaded; urlopen raises on it, so the check fails.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('MODERATION_PORT', '8000'), timeout=4)"]
 CMD ["python", "-m", "serve"]

@@ -50,12 +50,13 @@ PROBE = [
     "CALL +1 (888) 555-0143 for 24/7 printer support!!! xxurl",
 ]
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-# Without torch, a new encoder is checked against torch's vector for PROBE[3] (its first 8 dimensions),
-# written down for the bundled weights (tests/test_onnx_graph.py checks these numbers against torch).
-KNOWN_ANSWER_TEXT = 3
+# Without torch, a new encoder is checked against torch's vector for PROBE[0] (its first 8 dimensions),
+# written down for the bundled weights (tests/test_onnx_graph.py checks these numbers against torch). "ok" is
+# 3 word pieces, read whole at any max_length, and padded to the batch's longest text: the mask is checked too.
+KNOWN_ANSWER_TEXT = 0
 KNOWN_ANSWERS = {
     "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db": np.array(
-        [0.089752, -0.01046, 0.066617, 0.068273, 0.007832, 0.033443, -0.031683, 0.004569], dtype=np.float32
+        [-0.046124, -0.059069, -0.021885, 0.016941, 0.045277, -0.017278, 0.026445, 0.06383], dtype=np.float32
     ),
 }
 # Rounding to 6 decimals plus float noise (the graph is within 1e-6 of torch).
