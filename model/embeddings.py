@@ -8,6 +8,7 @@ An Embedder pickles as its configuration only: the weights stay in the package, 
 lazily on first use, and a saved model.joblib stays a few MB instead of carrying 90 MB of tensors.
 """
 
+import importlib.util
 import json
 import logging
 import os
@@ -248,6 +249,17 @@ def _load(config: EmbedderConfig) -> Runtime:
         return _load_once(config)
 
 
+TORCH_MISSING = (
+    "is not installed (a serving install has none): install the training extra, with torch's CPU build first: "
+    "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && pip install 'comment-moderation[train]'"
+)
+
+
+def _torch_installed() -> bool:
+    # find_spec, not import: importing torch costs seconds and ~200 MB where it is only asked about.
+    return all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers"))
+
+
 @lru_cache(maxsize=4)
 def _torch_encoder(folder: str, threads: int) -> Any:
     import torch
@@ -292,17 +304,18 @@ def _load_once(config: EmbedderConfig) -> Runtime:
         )
     if runtime in ("auto", "onnx"):
 
-        def reference() -> tuple[Any, Callable[[list[str]], np.ndarray]]:
-            encoder = _torch_encoder(folder, config.threads())
-            encode = _torch_encode(encoder)
-            return encoder, lambda texts: encode(tokenizer(texts))
+        def reference() -> Callable[[list[str]], np.ndarray] | None:
+            if not _torch_installed():
+                return None  # a serving install: checked against the known answer instead
+            encode = _torch_encode(_torch_encoder(folder, config.threads()))
+            return lambda texts: encode(tokenizer(texts))
 
         try:
             # One intra-op thread per session call, with `threads` calls in flight at once: on 2 quiet cores
             # (640 corpus comments, one-off comparison) that embedded 20% more texts/s than one call on 2
             # intra-op threads, and 8 comments as two calls of 4 took 14 ms against 19. ONNX Runtime
             # sessions may be run from several threads at once.
-            session = load_or_export(found, 1, tokenizer, reference, config.precision)
+            session = load_or_export(found, path, 1, tokenizer, reference, config.precision)
             # int8: one text per call. Dynamic quantisation scales activations per call, so in a batch a
             # text's vector depends on the texts beside it (cosine to its lone vector down to 0.95 measured);
             # alone, it is a function of the text, in training and serving alike. On one thread it was no
@@ -318,7 +331,13 @@ def _load_once(config: EmbedderConfig) -> Runtime:
             if config.precision == "int8":
                 # torch would compute fp32 vectors, which this model was not trained on: refuse, do not drift.
                 raise EmbeddingError(f"int8 embeddings need ONNX Runtime, which cannot run here: {e}") from e
+            if not _torch_installed():
+                raise EmbeddingError(
+                    f"ONNX Runtime cannot embed here ({e}), and torch, the fallback, {TORCH_MISSING}"
+                ) from e
             log.warning("ONNX Runtime not used for embeddings, falling back to torch: %s", e)
+    if not _torch_installed():
+        raise EmbeddingError(f"embedding runtime 'torch' was asked for, but torch {TORCH_MISSING}")
     encoder = _torch_encoder(folder, config.threads())
     return Runtime(tokenizer, document_tokenizer, _torch_encode(encoder), dim, found, "torch")
 

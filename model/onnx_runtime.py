@@ -1,14 +1,20 @@
-"""ONNX Runtime for the sentence encoder: exported once from the verified torch weights, cached, checked.
+"""ONNX Runtime for the sentence encoder: written once from the verified weights, cached, checked.
 
 Why: on 2 cores ONNX Runtime embeds one comment in about half the time torch takes, at the same output
-(bench/speed.py measures both side by side), and a process that finds the export cached never imports torch,
+(bench/speed.py measures both side by side), and a process that finds the encoder cached never imports torch,
 so it starts faster and uses less memory.
 
-Trust: the export is made here, from weights whose sha256 was just verified, and is only used when its output
-matches torch's (cosine > MIN_COSINE on PROBE texts). A sidecar JSON records the export's own sha256, checked
-on every load; a cache file that fails any check is exported again, never used.
+How: model/onnx_graph.py writes the BERT graph from model.safetensors with numpy and `onnx`, so a serving
+install needs no torch at all. It is the graph torch.onnx wrote (same outputs, bit for bit on the bundled
+weights), and it is used whether or not torch is installed, so training and serving hosts quantise the same
+graph to the same int8 encoder.
 
-Precision "int8" (the default for models trained since it was measured): the fp32 export, its weights
+Trust: the encoder is written here, from weights whose sha256 was just verified, and is only used when its
+output matches torch's (cosine > MIN_COSINE on PROBE texts); without torch, when it matches torch's vector
+written down for the bundled weights (KNOWN_ANSWERS). A sidecar JSON records the file's own sha256 and the
+graph builder's version, checked on every load; a cache file that fails any check is written again, never used.
+
+Precision "int8" (the default for models trained since it was measured): the fp32 encoder, its weights
 quantised to int8 per channel by ONNX Runtime (dynamic quantisation), cached and checked the same way. Its
 vectors are not the fp32 ones (cosine ~0.99), so it is not a drop-in runtime under an fp32-trained model:
 a model is trained and served at one precision, recorded in its artifact. It is run one text per call,
@@ -17,6 +23,7 @@ against fp32: bench/results/encoder.md.
 """
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -43,14 +50,26 @@ PROBE = [
     "CALL +1 (888) 555-0143 for 24/7 printer support!!! xxurl",
 ]
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+# Without torch, a new encoder is checked against torch's vector for PROBE[0] (its first 8 dimensions),
+# written down for the bundled weights (tests/test_onnx_graph.py checks these numbers against torch). "ok" is
+# 3 word pieces, read whole at any max_length, and padded to the batch's longest text: the mask is checked too.
+KNOWN_ANSWER_TEXT = 0
+KNOWN_ANSWERS = {
+    "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db": np.array(
+        [-0.046124, -0.059069, -0.021885, 0.016941, 0.045277, -0.017278, 0.026445, 0.06383], dtype=np.float32
+    ),
+}
+# Rounding to 6 decimals plus float noise (the graph is within 1e-6 of torch).
+KNOWN_ANSWER_TOLERANCE = 1e-5
+log = logging.getLogger(__name__)
 
 
 class OnnxUnavailable(RuntimeError):
-    """ONNX Runtime cannot be used here (not installed, cache not writable, export failed or differs)."""
+    """ONNX Runtime cannot be used here (not installed, cache not writable, encoder not writable or differs)."""
 
 
 def cache_dir() -> Path:
-    """Where exports live: $COMMENT_MODERATION_CACHE, else $XDG_CACHE_HOME or ~/.cache, /comment-moderation."""
+    """Where encoders live: $COMMENT_MODERATION_CACHE, else $XDG_CACHE_HOME or ~/.cache, /comment-moderation."""
     if os.environ.get("COMMENT_MODERATION_CACHE"):
         return Path(os.environ["COMMENT_MODERATION_CACHE"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -82,34 +101,6 @@ def run_session(session: Any, batch: dict[str, np.ndarray]) -> np.ndarray:
     return mean_pool(session.run(None, feeds)[0], batch["attention_mask"])
 
 
-def _export(encoder: Any, tokenizer: Any, target: Path) -> None:
-    import warnings
-
-    import torch
-
-    class Hidden(torch.nn.Module):
-        """Keyword call with a plain tensor out: BertModel's positional argument order changes by version."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = encoder
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-            return out.last_hidden_state
-
-    sample = {name: torch.from_numpy(ids) for name, ids in tokenizer(PROBE[:2]).items()}
-    axes = {name: {0: "batch", 1: "tokens"} for name in [*INPUT_NAMES, "last_hidden_state"]}
-    with warnings.catch_warnings():
-        # Tracer warnings about Python control flow in transformers' masking code: the probe check below,
-        # not these, decides whether the export is used.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            Hidden().eval(), tuple(sample[n] for n in INPUT_NAMES), str(target), input_names=list(INPUT_NAMES),
-            output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
-        )  # fmt: skip
-
-
 def _cached(model_path: Path, expected: dict[str, str]) -> bool:
     """Whether model_path and its sidecar exist, the sidecar says `expected` and the file's sha256 matches."""
     sidecar = model_path.with_suffix(".json")
@@ -132,39 +123,75 @@ def _publish(tmp: Path, candidate: Path, model_path: Path, meta: dict[str, Any])
     os.replace(tmp / sidecar.name, sidecar)
 
 
-def _fp32_export(
+def _check_fp32(
+    candidate: Path,
     weights_sha256: str,
     tokenizer: Callable[[list[str]], dict[str, np.ndarray]],
-    torch_reference: Callable[[], tuple[Any, Callable[[list[str]], np.ndarray]]],
+    torch_reference: Callable[[], Callable[[list[str]], np.ndarray] | None],
+) -> dict[str, Any]:
+    """Compare the candidate with torch when installed, else with the known answer; what was checked, for the sidecar."""
+    vectors = run_session(_session(candidate, 1), tokenizer(PROBE))
+    reference = torch_reference()
+    if reference is not None:
+        cosine = (vectors * reference(PROBE)).sum(axis=1)
+        if float(cosine.min()) <= MIN_COSINE:
+            raise OnnxUnavailable(
+                f"ONNX encoder differs from torch (min cosine {cosine.min():.6f}, expected > {MIN_COSINE})"
+            )
+        return {"min_cosine_vs_torch": round(float(cosine.min()), 7)}
+    if weights_sha256 in KNOWN_ANSWERS:
+        error = float(np.abs(vectors[KNOWN_ANSWER_TEXT, :8] - KNOWN_ANSWERS[weights_sha256]).max())
+        if error > KNOWN_ANSWER_TOLERANCE:
+            raise OnnxUnavailable(
+                f"ONNX encoder differs from torch's known answer by {error:.2e} (expected <= {KNOWN_ANSWER_TOLERANCE}); "
+                "install torch to diagnose (pip install 'comment-moderation[train]')"
+            )
+        return {"known_answer_error": error}
+    log.warning("ONNX encoder for weights %s checked against nothing: torch is not installed", weights_sha256[:16])
+    return {"unchecked": "torch not installed and no known answer for these weights"}
+
+
+def _fp32_export(
+    weights_sha256: str,
+    folder: Path,
+    tokenizer: Callable[[list[str]], dict[str, np.ndarray]],
+    torch_reference: Callable[[], Callable[[list[str]], np.ndarray] | None],
 ) -> Path:
-    folder = cache_dir()
-    model_path = folder / f"encoder-{weights_sha256[:16]}.onnx"
-    if _cached(model_path, {"weights_sha256": weights_sha256}):
+    from .onnx_graph import GRAPH_VERSION, GraphError, build
+
+    cache = cache_dir()
+    # The builder's version is in the name: a graph written differently is a different file, never mixed up
+    # with one written before (torch.onnx exports were named without it).
+    model_path = cache / f"encoder-{weights_sha256[:16]}-g{GRAPH_VERSION}.onnx"
+    expected = {"weights_sha256": weights_sha256, "graph": f"model/onnx_graph.py v{GRAPH_VERSION}"}
+    if _cached(model_path, expected):
         return model_path
     try:
-        import onnx  # noqa: F401  (torch's exporter needs it)
+        import onnx
     except ImportError as e:
-        raise OnnxUnavailable("the onnx package is not installed (pip install onnx), so no export can be made") from e
-    encoder, reference = torch_reference()
+        raise OnnxUnavailable(
+            "the onnx package is not installed (pip install onnx), so no encoder can be written"
+        ) from e
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        graph = build(folder)
+    except GraphError as e:
+        raise OnnxUnavailable(str(e)) from e
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
             candidate = Path(tmp) / model_path.name
-            _export(encoder, tokenizer, candidate)
-            cosine = (run_session(_session(candidate, 1), tokenizer(PROBE)) * reference(PROBE)).sum(axis=1)
-            if float(cosine.min()) <= MIN_COSINE:
-                raise OnnxUnavailable(f"ONNX export differs from torch (min cosine {cosine.min():.6f})")
-            meta = {"weights_sha256": weights_sha256, "min_cosine_vs_torch": round(float(cosine.min()), 7)}
-            _publish(Path(tmp), candidate, model_path, meta)
+            onnx.save(graph, str(candidate))
+            checked = _check_fp32(candidate, weights_sha256, tokenizer, torch_reference)
+            _publish(Path(tmp), candidate, model_path, {**expected, **checked})
     except OSError as e:
-        raise OnnxUnavailable(f"cannot write the ONNX export to {folder} ({e}); set COMMENT_MODERATION_CACHE") from e
+        raise OnnxUnavailable(f"cannot write the ONNX encoder to {cache} ({e}); set COMMENT_MODERATION_CACHE") from e
     return model_path
 
 
 def _int8_export(fp32_path: Path, weights_sha256: str, tokenizer: Callable[[list[str]], dict[str, np.ndarray]]) -> Path:
     import onnxruntime as ort
 
-    model_path = fp32_path.with_name(f"encoder-{weights_sha256[:16]}-int8.onnx")
+    model_path = fp32_path.with_name(f"{fp32_path.stem}-int8.onnx")
     # Keyed on the ONNX Runtime version too: another version may quantise differently.
     expected = {
         "weights_sha256": weights_sha256,
@@ -196,15 +223,16 @@ def _int8_export(fp32_path: Path, weights_sha256: str, tokenizer: Callable[[list
 
 def load_or_export(
     weights_sha256: str,
+    folder: Path,
     threads: int,
     tokenizer: Callable[[list[str]], dict[str, np.ndarray]],
-    torch_reference: Callable[[], tuple[Any, Callable[[list[str]], np.ndarray]]],
+    torch_reference: Callable[[], Callable[[list[str]], np.ndarray] | None],
     precision: str = "fp32",
 ) -> Any:
-    """An ONNX Runtime session for these weights at this precision, from the cache or made and checked.
+    """An ONNX Runtime session for the weights in `folder` at this precision, from the cache or made and checked.
 
-    torch_reference is called only when an export is needed; it returns the torch encoder to export and the
-    torch embedding function the export is compared against (so a cache hit never imports torch).
+    torch_reference is called only when an encoder is written; it returns torch's embedding function to
+    compare against, or None when torch is not installed (so a cache hit never imports torch).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
@@ -212,7 +240,7 @@ def load_or_export(
         import onnxruntime  # noqa: F401
     except ImportError as e:
         raise OnnxUnavailable("onnxruntime is not installed (pip install onnxruntime)") from e
-    path = _fp32_export(weights_sha256, tokenizer, torch_reference)
+    path = _fp32_export(weights_sha256, folder, tokenizer, torch_reference)
     if precision == "int8":
         path = _int8_export(path, weights_sha256, tokenizer)
     return _session(path, threads)

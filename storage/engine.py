@@ -1,5 +1,6 @@
 """Build the SQLAlchemy engine for a database URL: SQLite (a file, WAL) or PostgreSQL (psycopg 3)."""
 
+import importlib.util
 import json
 import os
 import sqlite3
@@ -41,6 +42,12 @@ def parse_url(url: str) -> URL:
         raise StorageError(f"database URL {url!r} is not a valid URL; expected {SUPPORTED}") from e
     backend, _, driver = parsed.drivername.partition("+")
     if backend in ("postgresql", "postgres"):
+        # An optional extra: a SQLite-only install has no driver, and SQLAlchemy's own error would not say so.
+        if importlib.util.find_spec("psycopg") is None:
+            raise StorageError(
+                f"database URL {safe_url(parsed)!r} needs psycopg 3, which is not installed; install the "
+                "PostgreSQL extra: pip install 'comment-moderation[postgres]'"
+            )
         return parsed.set(drivername="postgresql+psycopg")
     if backend != "sqlite":
         raise StorageError(f"database URL {safe_url(parsed)!r}: unsupported backend {backend!r}; expected {SUPPORTED}")

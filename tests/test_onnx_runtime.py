@@ -9,8 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.embeddings import Embedder, EmbedderConfig, EmbeddingError, _load_once, _torch_encoder
-from model.onnx_runtime import MIN_COSINE, MIN_COSINE_INT8
+from model.embeddings import (
+    BUNDLED_SHA256,
+    Embedder,
+    EmbedderConfig,
+    EmbeddingError,
+    Tokenizer,
+    _load_once,
+    _torch_encoder,
+)
+from model.onnx_runtime import KNOWN_ANSWER_TOLERANCE, MIN_COSINE, MIN_COSINE_INT8, load_or_export, run_session
 
 from .conftest import ROOT
 
@@ -172,3 +180,20 @@ def test_an_int8_vector_does_not_depend_on_the_texts_beside_it(cache: Path) -> N
     alone = embedder.embed([TEXTS[2]])
     beside = embedder.embed([TEXTS[3], TEXTS[2], TEXTS[1]])  # a long, loud neighbour and a plain one
     np.testing.assert_allclose(beside[1:2], alone, atol=1e-6)
+
+
+def test_without_torch_a_new_encoder_is_checked_against_the_known_answer(
+    cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A serving install has no torch to compare with: the bundled weights have torch's answer written down."""
+    folder = EmbedderConfig().folder()
+    tokenizer = Tokenizer(folder, 128)
+    no_torch = lambda: None  # noqa: E731  (what embeddings.py passes where torch is not installed)
+    session = load_or_export(BUNDLED_SHA256, folder, 1, tokenizer, no_torch)
+    meta = json.loads(next(cache.glob("encoder-*-g*[0-9].json")).read_text(encoding="utf-8"))
+    assert meta["known_answer_error"] <= KNOWN_ANSWER_TOLERANCE and "min_cosine_vs_torch" not in meta, meta
+    reference = Embedder(EmbedderConfig(runtime="torch"), cache_size=0).embed(TEXTS)
+    np.testing.assert_allclose(run_session(session, tokenizer(TEXTS)), reference, atol=1e-5)
+    # Weights without a known answer (a folder of your own) are used, but the log says they were not checked.
+    load_or_export("0" * 64, folder, 1, tokenizer, no_torch)
+    assert "checked against nothing: torch is not installed" in caplog.text
