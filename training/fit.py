@@ -256,10 +256,10 @@ def _fit_and_save(
     return path
 
 
-def parse_args(argv: list[str] | None) -> TrainConfig:
+def parse_args(argv: list[str] | None, prog: str = "python -m training.fit") -> TrainConfig:
     parser = argparse.ArgumentParser(
-        prog="python -m training.fit",
-        description=__doc__,
+        prog=prog,
+        description=(__doc__ or "").replace("python -m training.fit", prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--data", action="append", help="CSV/JSONL file, data directory or hub name (repeatable)")
@@ -311,9 +311,9 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
     return config.updated(overrides)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m training.fit") -> int:
     try:
-        config = parse_args(argv)
+        config = parse_args(argv, prog)
         train(config)
     except (DataError, ValueError, StorageError, PublicDataError, EmbeddingError, RealLabelError) as e:
         print(f"error: {e}", file=sys.stderr)
