@@ -57,6 +57,8 @@ def configure(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter())
     handler.setFormatter(JsonFormatter() if fmt == JSON else logging.Formatter(TEXT_FORMAT))
+    # A Python warning would otherwise be printed as text among the JSON lines.
+    logging.captureWarnings(fmt == JSON)
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
