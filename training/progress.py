@@ -4,6 +4,7 @@ Shown on a terminal only: with `--quiet`, or when stderr is a file or a pipe (a 
 are no bars and fit's one line per stage (training.fit.log) is all there is.
 """
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -21,7 +22,18 @@ def wanted(quiet: bool) -> bool:
 
 
 def bar(show: bool, total: int, desc: str, unit: str) -> tqdm:
-    return tqdm(total=total, desc=desc, unit=unit, disable=not show, file=sys.stderr, dynamic_ncols=True)
+    width = _reported_width() if show else None
+    # A terminal that reports 0 columns (a bare pseudo-terminal: `script`, some CI runners) gets empty bars
+    # from tqdm; those get $COLUMNS or 80 instead of following the width.
+    fixed = {"ncols": int(os.environ.get("COLUMNS") or 80)} if width == 0 else {"dynamic_ncols": True}
+    return tqdm(total=total, desc=desc, unit=unit, disable=not show, file=sys.stderr, **fixed)
+
+
+def _reported_width() -> int | None:
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        return None
 
 
 def embed_ahead(embedder: Embedder, texts: Sequence[str], show: bool) -> None:
