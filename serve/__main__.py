@@ -60,7 +60,12 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         if _is_list(name) and not value.strip().startswith("["):
             value = [v.strip() for v in value.split(",") if v.strip()]
         elif _is_list(name):
-            value = json.loads(value)
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as e:
+                raise ValueError(
+                    f"--{name.replace('_', '-')}: not a JSON list ({e}); or give the items comma-separated"
+                ) from None
         given[name] = value
     return given
 

@@ -92,3 +92,18 @@ def test_python_dash_m_still_works_under_its_own_name(module: str):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(f"usage: python -m {module}")
+
+
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [
+        (["--max-comments", "0"], "max_comments"),
+        (["--log-format", "xml"], "log_format"),
+        (["--cors-origins", "[nope"], "--cors-origins"),
+    ],
+)
+def test_a_bad_serve_option_stops_the_start_naming_it(option: list[str], named: str, capsys):
+    """Options are checked by the same settings class as the environment, before anything is loaded."""
+    assert main(["serve", *option]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot start, invalid settings") and named in err, err
