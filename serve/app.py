@@ -23,6 +23,7 @@ from .copypaste import CopyPasteIndex
 from .coral import coral_router
 from .guard import StorageGuard
 from .limits import BodyLimitMiddleware, Message, Receive, Scope, Send
+from .logs import HEADER as REQUEST_ID_HEADER
 from .logs import RequestIdMiddleware
 from .metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from .ratelimit import RateLimitMiddleware
@@ -119,7 +120,8 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER],  # a page may read the id to report a problem
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outside the refusals, so it sees 413/415 too
     # Outermost: every answer, refusals and 500s included, carries the id its log lines carry.

@@ -70,6 +70,13 @@ def test_refusals_carry_an_id_too(live: Live):
 def test_cors_origins_given_as_a_comma_separated_option(live: Live):
     r = httpx.get(f"{live.url}/healthz", headers={"Origin": "https://b.example"}, timeout=10)
     assert r.headers.get("access-control-allow-origin") == "https://b.example"
+    assert r.headers.get("access-control-expose-headers", "").lower() == "x-request-id"  # readable by the page
+    preflight = {
+        "Origin": "https://a.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "x-request-id, content-type",
+    }
+    assert httpx.options(f"{live.url}/v1/predict", headers=preflight, timeout=10).status_code == 200
 
 
 def test_every_line_is_json_with_the_request_id_of_its_request(live: Live):
