@@ -76,9 +76,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m serve") -> int:
         description=(__doc__ or "").replace("python -m serve", prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--workers", type=int, default=1, help="worker processes, each with its own model copy (2 suits 2 cores)"
-    )
     _add_setting_options(parser)
     args = parser.parse_args(argv)
     try:
@@ -98,7 +95,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m serve") -> int:
     except (PolicyError, AuthConfigError) as e:
         print(f"error: cannot start, the configuration is not usable: {e}", file=sys.stderr)
         return 1
-    if args.workers <= 1:
+    if settings.workers <= 1:
         uvicorn.run(
             app,
             host=settings.host,
@@ -115,7 +112,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m serve") -> int:
     os.environ.update(
         {f"MODERATION_{k.upper()}": json.dumps(v) if isinstance(v, list) else str(v) for k, v in overrides.items()}
     )
-    return workers.run(settings.host, settings.port, args.workers, settings.log_level)
+    return workers.run(settings.host, settings.port, settings.workers, settings.log_level)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # cores). With one worker on an otherwise idle 2-core machine, 2 nearly doubles batch throughput; with
     # 2 workers keep 1 each.
     embedding_threads: int = Field(0, ge=0, le=64)
+    # Read by `python -m serve` only (serve/workers.py); a worker process is one of them, whatever this says.
+    workers: int = Field(1, ge=1, le=64, description="worker processes, each with its own model copy (2 suits 2 cores)")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
