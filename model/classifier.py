@@ -1,6 +1,6 @@
 """CommentClassifier: feature blocks + multinomial logistic regression + temperature calibration."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from sklearn import config_context
@@ -71,7 +71,9 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         y: Sequence[str],
         groups: Sequence[str] | None = None,
         sample_weight: Sequence[float] | None = None,
+        on_fold: Callable[[int, int], None] | None = None,
     ):
+        """on_fold(done, total) is called after each calibration fold (training shows a progress bar with it)."""
         comments = as_comments(X)
         y_idx = self._encode(y, len(comments))
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -87,7 +89,7 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         self.calibration_ = {}
         self.C_, self.c_search_ = candidates[0], {}
         if self.calibration_folds and self.calibration_folds >= 2:
-            logits_by_c = self._out_of_fold_logits(comments, normalized, y_idx, groups, candidates, weights)
+            logits_by_c = self._out_of_fold_logits(comments, normalized, y_idx, groups, candidates, weights, on_fold)
             if len(candidates) > 1:
                 self.c_search_ = {c: _log_loss_after_temperature(logits, y_idx) for c, logits in logits_by_c.items()}
                 self.C_ = min(self.c_search_, key=self.c_search_.get)  # type: ignore[arg-type]  # .get never misses: keys are c_search_'s own
@@ -143,6 +145,7 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         groups: Sequence[str] | None,
         candidates: tuple[float, ...],
         weights: np.ndarray | None = None,
+        on_fold: Callable[[int, int], None] | None = None,
     ) -> dict[float, np.ndarray]:
         """Out-of-fold logits per candidate C; each fold's feature blocks are fitted once for all of them."""
         n_groups = len(set(groups)) if groups is not None else 0
@@ -156,8 +159,9 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
                     "too few comments per label to calibrate; give each label at least 2 or set calibration_folds=0"
                 )
             splits = StratifiedKFold(folds, shuffle=True, random_state=self.random_state).split(comments, y_idx)
+        fold_indices = list(splits)
         logits = {c: np.zeros((len(comments), len(LABELS))) for c in candidates}
-        for train, val in splits:
+        for done, (train, val) in enumerate(fold_indices, start=1):
             tr_c = [comments[i] for i in train]
             tr_n = [normalized[i] for i in train]
             if len(np.unique(y_idx[train])) < len(LABELS):
@@ -170,6 +174,8 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
                 logits[c][val] = self._fit_linear(train_matrix, y_idx[train], c, fold_weights).decision_function(
                     val_matrix
                 )
+            if on_fold is not None:
+                on_fold(done, len(fold_indices))
         return logits
 
     @property

@@ -6,6 +6,7 @@ all decide the same way from the same file.
 
 import tomllib
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ from .labels import LABELS, SUBSTANTIVE
 
 APPROVE, HOLD, REJECT = "approve", "hold", "reject"
 ACTIONS = (APPROVE, HOLD, REJECT)
-DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policies" / "default.toml"
+# Shipped in the `policies` package: found beside the installed code, not in the current directory.
+DEFAULT_POLICY_FILE = Path(str(files("policies").joinpath("default.toml")))
 
 
 class PolicyError(ValueError):

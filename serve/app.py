@@ -18,17 +18,20 @@ from model.embeddings import set_threads
 from model.policy import load_policy
 from storage import Store
 
-from .auth import check_open_mode, load_keyring
+from .auth import add_security_schemes, check_open_mode, load_keyring
 from .copypaste import CopyPasteIndex
 from .coral import coral_router
 from .guard import StorageGuard
 from .limits import BodyLimitMiddleware, Message, Receive, Scope, Send
+from .logs import HEADER as REQUEST_ID_HEADER
+from .logs import RequestIdMiddleware
 from .metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from .ratelimit import RateLimitMiddleware
 from .routes import router
 from .routes_admin import admin_router
 from .routes_data import admin_data_router, data_router
 from .settings import Settings
+from .version import package_version
 from .warm import WarmModelHolder, settle_heap, warm_up
 
 log = logging.getLogger("serve")
@@ -80,7 +83,7 @@ def create_app(
     app = FastAPI(
         title="Comment moderation",
         summary="Labels comments spam, toxic or substantive with calibrated scores, and decides what to do.",
-        version="0.2.0",
+        version=package_version(),
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -102,6 +105,7 @@ def create_app(
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"}},
     )
+    add_security_schemes(app)
     app.add_middleware(_HeadAsGet)  # innermost: everything outside still sees the HEAD
     app.add_middleware(_EmptyBodyAllowed, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_minute > 0:
@@ -116,9 +120,12 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER],  # a page may read the id to report a problem
         )
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last: outermost, so it sees 413/415 too
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outside the refusals, so it sees 413/415 too
+    # Outermost: every answer, refusals and 500s included, carries the id its log lines carry.
+    app.add_middleware(RequestIdMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -222,6 +222,28 @@ def _scope_checks(dependant: Dependant) -> Iterator[ScopeCheck]:
         yield from _scope_checks(sub)
 
 
+# The two ways a key arrives, as OpenAPI security schemes (components.securitySchemes of /openapi.json), so
+# that Swagger UI shows an Authorize button and generated clients know the headers. Either one is enough.
+BEARER_SCHEME, HEADER_SCHEME = "bearerAuth", "apiKeyHeader"
+SECURITY_SCHEMES = {
+    BEARER_SCHEME: {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <key>`"},
+    HEADER_SCHEME: {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "`X-API-Key: <key>`"},
+}
+SECURITY = [{BEARER_SCHEME: []}, {HEADER_SCHEME: []}]
+
+
+def add_security_schemes(app: FastAPI) -> None:
+    """Declare SECURITY_SCHEMES in the app's OpenAPI document (the routes that need a key name them)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            build().setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES  # build() caches it
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 class AuthFirstRoute(APIRoute):
     """An APIRoute that checks the API key before the body is read.
 
@@ -231,6 +253,14 @@ class AuthFirstRoute(APIRoute):
     `dependencies=`) first; the dependencies still run, and give the route its Caller. Checks added only
     when a router is included are not seen here: declare scopes on the routes.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        scopes = sorted({scope for check in _scope_checks(self.dependant) for scope in check.scopes})
+        if scopes:  # in OpenAPI: which key this operation needs
+            self.openapi_extra = {"security": SECURITY, **(self.openapi_extra or {})}
+            needed = " or ".join(f"`{s}`" for s in (scopes if ADMIN in scopes else [*scopes, ADMIN]))
+            self.description = f"{self.description}\n\nNeeds an API key with the {needed} scope.".strip()
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

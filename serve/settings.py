@@ -3,7 +3,7 @@
 import ipaddress
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     max_comments: int = Field(256, ge=1, le=256)
     max_text_chars: int = Field(10_000, ge=1, le=10_000)
     log_level: str = "info"
+    # "json": one JSON object per line (time, level, logger, message, request_id) for a log pipeline, uvicorn's
+    # own lines included; "text" is for reading in a terminal (serve/logs.py).
+    log_format: Literal["text", "json"] = "text"
 
     # -- storage (the storage package) ------------------------------------------------------------------------
     # SQLite file (created with its directory, WAL mode) or postgresql://user:pass@host/db. repr=False: a
@@ -68,6 +71,8 @@ class Settings(BaseSettings):
     # cores). With one worker on an otherwise idle 2-core machine, 2 nearly doubles batch throughput; with
     # 2 workers keep 1 each.
     embedding_threads: int = Field(0, ge=0, le=64)
+    # Read by `python -m serve` only (serve/workers.py); a worker process is one of them, whatever this says.
+    workers: int = Field(1, ge=1, le=64, description="worker processes, each with its own model copy (2 suits 2 cores)")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -34,8 +34,10 @@ import uvicorn
 from model.artifact import ArtifactError
 from model.policy import PolicyError
 
+from . import logs
 from .app import create_app
 from .routes_admin import reload_state
+from .settings import Settings
 
 log = logging.getLogger("serve.workers")
 
@@ -233,9 +235,10 @@ def announce_reload(channel: socket.socket) -> None:
 
 def _worker_main(channel: socket.socket, log_level: str) -> None:
     """One worker: uvicorn serving serve.app:create_app on connections the parent passes in."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Settings from the environment, as the parent checked them.
-    app = create_app(after_reload=functools.partial(announce_reload, channel))
+    settings = Settings()
+    logs.configure(log_level, settings.log_format)
+    app = create_app(settings, after_reload=functools.partial(announce_reload, channel))
     config = worker_config(app, log_level)
     server = uvicorn.Server(config)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
@@ -245,7 +248,14 @@ def _worker_main(channel: socket.socket, log_level: str) -> None:
 def worker_config(app: Any, log_level: str) -> uvicorn.Config:
     # Proxy headers as the settings say (off unless trusted_proxies is set), not uvicorn's default of
     # believing X-Forwarded-For from 127.0.0.1.
-    return uvicorn.Config(app, log_level=log_level, access_log=False, **app.state.settings.uvicorn_proxy_options())
+    settings = app.state.settings
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        **logs.uvicorn_log_config(settings.log_format),
+        **settings.uvicorn_proxy_options(),
+    )
 
 
 async def _serve(server: uvicorn.Server, channel: socket.socket, app: Any) -> None:

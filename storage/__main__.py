@@ -40,9 +40,11 @@ def new_revision(message: str) -> Path:
     return Path(script.path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m storage") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m storage", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog,
+        description=(__doc__ or "").replace("python -m storage", prog),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("upgrade", "current"):

@@ -67,3 +67,13 @@ def test_cli_auto_c_records_the_search(tmp_path: Path, capsys):
 def test_bad_c_in_config_is_refused(c):
     with pytest.raises(ValueError, match='C must be a positive number or "auto"'):
         TrainConfig().updated({"C": c})
+
+
+def test_default_data_missing_from_the_current_directory_is_named(tmp_path: Path, monkeypatch, capsys):
+    """An installed package run outside the checkout: the default corpus folder is relative, so say so."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["--no-real", "--out", str(tmp_path / "models")]) == 2
+    err = capsys.readouterr().err
+    assert "the default corpus folder data/ is not in the current directory" in err
+    assert str(tmp_path) in err and "--data FILE_OR_DIR" in err
+    assert not (tmp_path / "models").exists()

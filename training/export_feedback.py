@@ -65,10 +65,10 @@ def snapshot_feedback(database_url: str, models_dir: Path) -> Path | None:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m training.export_feedback") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m training.export_feedback",
-        description=__doc__,
+        prog=prog,
+        description=(__doc__ or "").replace("python -m training.export_feedback", prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

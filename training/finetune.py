@@ -27,6 +27,8 @@ import numpy as np
 from model.checksum import sha256_file
 from model.embeddings import WEIGHTS_FILES, EmbedderConfig, Tokenizer, verify_weights
 
+from .progress import bar
+
 BATCH_SIZE = 32
 WARMUP = 0.1  # share of the steps over which the learning rate rises to its value
 # Cosine similarities live in [-1, 1]; a softmax over such small logits barely learns. 20 is the
@@ -44,6 +46,7 @@ def finetune_encoder(
     lr: float,
     seed: int = 0,
     log: Callable[[str], None] = print,
+    progress: bool = False,
 ) -> EmbedderConfig:
     """Fine-tune `source`'s encoder on (texts, labels); write it to out_dir; return a config that loads it.
 
@@ -94,6 +97,7 @@ def finetune_encoder(
     started = time.perf_counter()
     encoder.train()
     step, losses = 0, []
+    steps_bar = bar(progress, steps, "fine-tuning", "step")
     try:
         while step < steps:
             order = rng.permutation(len(texts))
@@ -109,11 +113,14 @@ def finetune_encoder(
                 schedule.step()
                 step += 1
                 losses.append(loss.item())
-                if step % 100 == 0 or step == steps:
+                steps_bar.update(1)
+                steps_bar.set_postfix(loss=f"{np.mean(losses[-100:]):.3f}", refresh=False)
+                if not progress and (step % 100 == 0 or step == steps):
                     log(
                         f"  step {step}/{steps}: loss {np.mean(losses[-100:]):.3f} ({time.perf_counter() - started:.0f}s)"
                     )
     finally:
+        steps_bar.close()
         torch.set_num_threads(threads_before)
     encoder.eval()
     return _write(encoder, folder, Path(out_dir), source)

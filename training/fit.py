@@ -30,6 +30,7 @@ from .data import DataError, LabelledData, load_labelled
 from .export_feedback import default_database_url, snapshot_feedback
 from .finetune import finetune_encoder
 from .metrics import classification_metrics, format_metrics
+from .progress import embed_ahead, fold_counter, wanted
 from .public import PublicDataError, prepare_semantic
 from .realdata import LICENCES, RealLabelError, RealSet, load_real
 from .split import split_by_article
@@ -107,9 +108,24 @@ def load_real_for(config: TrainConfig) -> tuple[RealSet | None, RealSet | None, 
     return train, dev, provenance
 
 
-def train(config: TrainConfig) -> Path:
-    """Load, split by article, fit, measure on held-out articles, refit on all, save. Returns the model dir."""
+def _check_default_data(config: TrainConfig) -> None:
+    """The default corpus, data/, is a folder of the source checkout, read from the current directory: a run
+    from anywhere else must say so, not report a missing file it was never told about."""
+    if config.data == TrainConfig().data and not Path(config.data[0]).is_dir():
+        raise DataError(
+            f"no --data given, and the default corpus folder {config.data[0]}/ is not in the current directory "
+            f"({Path.cwd()}); run from the source checkout, or pass --data FILE_OR_DIR (CSV or JSONL with "
+            "text and label columns, repeatable)"
+        )
+
+
+def train(config: TrainConfig, progress: bool = False) -> Path:
+    """Load, split by article, fit, measure on held-out articles, refit on all, save. Returns the model dir.
+
+    progress: progress bars on stderr for the long stages (training/progress.py); off, the log lines alone.
+    """
     started = time.perf_counter()
+    _check_default_data(config)
     data = load_labelled(config.data, skip_invalid=config.skip_invalid)
     log(f"loaded {len(data.rows)} comments from {', '.join(config.data)}: {data.label_counts()}")
     if data.skipped:
@@ -135,6 +151,7 @@ def train(config: TrainConfig) -> Path:
             semantic_metadata,
             Path(work),
             started,
+            progress,
         )
 
 
@@ -144,7 +161,13 @@ def _made(folder: str) -> str:
 
 
 def _tuned(
-    config: TrainConfig, embedder: Embedder, comments: list, labels: list[str], out: Path, shipped: bool = True
+    config: TrainConfig,
+    embedder: Embedder,
+    comments: list,
+    labels: list[str],
+    out: Path,
+    shipped: bool = True,
+    progress: bool = False,
 ) -> Embedder:
     """`embedder` itself, or (encoder_finetune_epochs > 0) one whose encoder is fine-tuned on these comments.
 
@@ -163,6 +186,7 @@ def _tuned(
         lr=config.encoder_finetune_lr,
         seed=config.seed,
         log=log,
+        progress=progress,
     )
     return Embedder(tuned if shipped else replace(tuned, runtime="torch"))
 
@@ -178,6 +202,7 @@ def _fit_and_save(
     semantic_metadata: dict[str, Any],
     work: Path,
     started: float,
+    progress: bool = False,
 ) -> Path:
     real, real_dev = reals
     real_X, real_y, real_groups = _real_rows(real)
@@ -185,13 +210,16 @@ def _fit_and_save(
     weights = [1.0] * len(X) + [config.real_weight] * len(real_X)
     X, y, groups = X + real_X, y + real_y, groups + real_groups
     # Fine-tuned on the training articles only, so the held-out figures are about articles it never saw.
-    shipped_embedder = _tuned(config, embedder, X, y, work / "held-out-encoder", shipped=not config.refit_full)
+    shipped_embedder = _tuned(
+        config, embedder, X, y, work / "held-out-encoder", shipped=not config.refit_full, progress=progress
+    )
     log("fitting on the training articles (with out-of-fold calibration)...")
+    X_test, y_test, _ = _subset(data, test_idx)
+    _embed_ahead(config, shipped_embedder, X + X_test, progress)
     estimator = build_estimator(config, shipped_embedder, auxiliary)
-    estimator.fit(X, y, groups=groups, sample_weight=_weights(weights))
+    _fit(estimator, X, y, groups, _weights(weights), progress, "calibration folds")
     if estimator.c_search_:
         log(f"C=auto: cross-validated log loss {estimator.c_search_}; chose C={estimator.C_}")
-    X_test, y_test, _ = _subset(data, test_idx)
     held_out = classification_metrics(y_test, estimator.predict_proba(X_test))
     log("held-out metrics (articles unseen in training):\n" + format_metrics(held_out))
     metrics: dict[str, Any] = {"held_out": held_out, "split": "by article", "test_size": config.test_size}
@@ -202,14 +230,20 @@ def _fit_and_save(
 
     if config.refit_full:
         log("refitting on all comments for the shipped model...")
-        shipped_embedder = _tuned(config, embedder, data.comments(), data.labels(), work / ENCODER_DIR)
+        shipped_embedder = _tuned(
+            config, embedder, data.comments(), data.labels(), work / ENCODER_DIR, progress=progress
+        )
+        _embed_ahead(config, shipped_embedder, data.comments() + real_X, progress)
         estimator = build_estimator(config, shipped_embedder, auxiliary)
         weights = [1.0] * len(data.rows) + [config.real_weight] * len(real_X)
-        estimator.fit(
+        _fit(
+            estimator,
             data.comments() + real_X,
             data.labels() + real_y,
-            groups=data.groups() + real_groups,
-            sample_weight=_weights(weights),
+            data.groups() + real_groups,
+            _weights(weights),
+            progress,
+            "refit: calibration folds",
         )
 
     metadata = {
@@ -262,10 +296,30 @@ def _fit_and_save(
     return path
 
 
-def parse_args(argv: list[str] | None) -> TrainConfig:
+def _embed_ahead(config: TrainConfig, embedder: Embedder, comments: list, progress: bool) -> None:
+    if progress and "embedding" in config.features:
+        embed_ahead(embedder, normalize_all(comments), progress)
+
+
+def _fit(
+    estimator: CommentClassifier,
+    X: list,
+    y: list[str],
+    groups: list[str],
+    weights: list[float] | None,
+    progress: bool,
+    stage: str,
+) -> None:
+    bar, on_fold = fold_counter(progress, stage, estimator.calibration_folds)
+    with bar:
+        estimator.fit(X, y, groups=groups, sample_weight=weights, on_fold=on_fold)
+
+
+def parse_args(argv: list[str] | None, prog: str = "python -m training.fit") -> tuple[TrainConfig, bool]:
+    """The run's configuration, and whether to show progress bars."""
     parser = argparse.ArgumentParser(
-        prog="python -m training.fit",
-        description=__doc__,
+        prog=prog,
+        description=(__doc__ or "").replace("python -m training.fit", prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--data", action="append", help="CSV/JSONL file, data directory or hub name (repeatable)")
@@ -294,6 +348,12 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
         metavar="DATABASE_URL",
         help="also train on the moderators' stored feedback (default database: the service's database_url)",
     )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars (there are none either when stderr is not a terminal)",
+    )
     args = parser.parse_args(argv)
     config = TrainConfig.from_toml(args.config) if args.config else TrainConfig()
     overrides = {k: v for k, v in {"data": args.data, "out": args.out, "seed": args.seed}.items() if v is not None}
@@ -314,13 +374,13 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
             overrides["data"] = [*config_now.data, str(snapshot)]
     if args.skip_invalid:
         overrides["skip_invalid"] = True
-    return config.updated(overrides)
+    return config.updated(overrides), wanted(args.quiet)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m training.fit") -> int:
     try:
-        config = parse_args(argv)
-        train(config)
+        config, progress = parse_args(argv, prog)
+        train(config, progress)
     except (DataError, ValueError, StorageError, PublicDataError, EmbeddingError, RealLabelError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

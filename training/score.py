@@ -17,8 +17,12 @@ from training.scoring.scorer import Job
 from training.scoring.sources import ScoreError
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m training.score", description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None = None, prog: str = "python -m training.score") -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description=(__doc__ or "").replace("python -m training.score", prog),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", default="models/current", help="model directory (default: models/current)")
     p.add_argument(
         "--data", nargs="+", required=True, help="CSV, JSONL or Parquet files, directories or globs (any fsspec URL)"
@@ -46,8 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m training.score") -> int:
+    args = parse_args(argv, prog)
     job = Job(model=args.model, out=args.out, batch_size=args.batch_size, policy=args.policy, articles=args.articles)
     try:
         summary = run(

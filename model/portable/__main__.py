@@ -9,8 +9,8 @@ from .convert import export_model_dir
 from .files import folder_size
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.portable", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m model.portable") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=(__doc__ or "").replace("python -m model.portable", prog))
     commands = parser.add_subparsers(dest="command", required=True)
     export = commands.add_parser("export", help="write a pickled model's numbers as a portable model folder")
     export.add_argument("source", type=Path, help="a model version directory, or models/ (its current model)")
