@@ -41,7 +41,7 @@ def log(message: str) -> None:
 
 
 def one_precision(precision: str, data: Any, sets: list, texts: list[str]) -> dict[str, Any]:
-    embedder = Embedder(EmbedderConfig(precision=precision), cache_size=200_000)
+    embedder = Embedder(EmbedderConfig(precision=precision, max_length=128, truncation="head"), cache_size=200_000)
     features = tuple(TrainConfig().features)
     comments, labels, groups = data.comments(), data.labels(), data.groups()
     train, test = split_by_article(data, TrainConfig().test_size, TrainConfig().seed)
@@ -54,7 +54,7 @@ def one_precision(precision: str, data: Any, sets: list, texts: list[str]) -> di
     held = classification_metrics([labels[i] for i in test], fit(train).predict_proba([comments[i] for i in test]))
     log(f"{precision}: zero-shot fit on all of data/")
     zero_shot = aucs(fit(np.arange(len(comments))), sets)
-    fresh = Embedder(EmbedderConfig(precision=precision), cache_size=0)
+    fresh = Embedder(EmbedderConfig(precision=precision, max_length=128, truncation="head"), cache_size=0)
     fresh.embed(["warm up"])
     started = time.perf_counter()
     fresh.embed(texts)

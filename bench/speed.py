@@ -93,11 +93,11 @@ def default_model(model_dir: Path, comments: list[Comment], batch: int, threads:
 def onnx_vs_torch(texts: list[str], batch: int) -> dict[str, Any]:
     set_threads(0)  # the default: half the cores
     try:
-        onnx = Embedder(EmbedderConfig(runtime="onnx"), cache_size=0)
+        onnx = Embedder(EmbedderConfig(runtime="onnx", precision="fp32"), cache_size=0)
         onnx.embed(["warm up"])
     except Exception as e:  # onnxruntime missing or export refused: say so in the results
         return {"skipped": f"ONNX Runtime unusable here: {e}"}
-    torch_ = Embedder(EmbedderConfig(runtime="torch"), cache_size=0)
+    torch_ = Embedder(EmbedderConfig(runtime="torch", precision="fp32"), cache_size=0)
     torch_.embed(["warm up"])
     int8 = Embedder(EmbedderConfig(runtime="onnx", precision="int8"), cache_size=0)
     int8.embed(["warm up"])

@@ -20,7 +20,7 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -196,8 +196,26 @@ def _load_pickled(path: Path) -> LoadedModel:
         estimator = joblib.load(model_file)
     except Exception as e:  # a truncated or foreign pickle can raise almost anything
         raise ArtifactError(f"{model_file} could not be unpickled ({type(e).__name__}: {e}); retrain it") from e
+    _refuse_outdated(estimator, model_file)
     _bind_encoder(estimator, path.resolve())
     return LoadedModel(estimator=estimator, metadata=meta, path=path.resolve())
+
+
+def _refuse_outdated(estimator: Any, model_file: Path) -> None:
+    """A pickle made before the settings it must carry existed is refused, never scored with today's defaults."""
+    missing = []
+    config = getattr(getattr(estimator, "embedder_", None), "config", None)
+    if config is not None:
+        missing += [f"the encoder's {f.name}" for f in fields(config) if f.name not in vars(config)]
+    for block in getattr(estimator, "blocks_", []):
+        if getattr(block, "name", "") == "signals" and "digit_ratio_of" not in vars(block):
+            missing.append("the signals block's digit_ratio_of")
+    if missing:
+        raise ArtifactError(
+            f"{model_file} was made by an older release: it lacks {', '.join(missing)}, settings added on "
+            "2026-11-29, and would be scored differently from how it was trained. Retrain it with "
+            "`python -m training.fit`"
+        )
 
 
 def _bind_encoder(estimator: Any, path: Path) -> None:

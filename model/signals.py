@@ -70,14 +70,5 @@ def _signals(raw: str, norm: str) -> list[float]:
     ]
 
 
-DIGIT_RATIO = SIGNAL_NAMES.index("digit_ratio")
-
-
-def raw_digit_ratio(raw: str) -> float:
-    """digit_ratio as models trained before 2026-11-29 learned it: over the raw text, leetspeak digits included."""
-    raw = canonical_chars(raw)
-    return _ratio(sum(c.isdigit() for c in raw), len(raw))
-
-
 def signal_matrix(comments: list[Comment], normalized: list[str]) -> np.ndarray:
     return np.array([signals(c.text, n) for c, n in zip(comments, normalized, strict=True)], dtype=np.float64)

@@ -97,3 +97,16 @@ def test_training_writes_the_portable_format(tiny_model_dir: Path):
     assert MODEL_JSON in names and MODEL_FILE not in names and METADATA_FILE not in names, names
     loaded = load_model(tiny_model_dir)
     assert loaded.estimator.classes_.tolist() == loaded.metadata["labels"]
+
+
+def test_a_pickle_from_before_the_settings_it_needs_is_refused(tmp_path: Path, fitted):
+    """Made before 2026-11-29, a pickle lacks the signals block's digit_ratio_of (it counted the raw text): it is
+    refused with the fix, not scored with today's counting."""
+    import copy
+
+    old = copy.deepcopy(fitted)
+    signals = next(b for b in old.blocks_ if b.name == "signals")
+    del signals.digit_ratio_of  # as unpickled from a model saved before the attribute existed
+    path = save_model(old, tmp_path, {}, version="v1", portable=False)
+    with pytest.raises(ArtifactError, match=r"made by an older release: it lacks the signals block's digit_ratio_of"):
+        load_model(path)

@@ -66,21 +66,12 @@ def test_evasions_of_a_toxic_seed_comment_still_score_toxic(default_model_dir) -
     assert not wrong, wrong
 
 
-def test_leetspeak_digits_are_not_counted_as_numbers_but_older_models_keep_their_count() -> None:
-    """digit_ratio reads the normalised text ("u5n4k3" is a word, not a number); a Signals block pickled before
-    that change has no `digit_ratio_of` and keeps the raw count its weights were fitted on."""
-    from model.features import Signals, normalize_all
-    from model.signals import DIGIT_RATIO
+def test_leetspeak_digits_are_not_counted_as_numbers() -> None:
+    """digit_ratio reads the normalised text: "u5n4k3" is a word, not a number. (A pickle made before that change,
+    which counted the raw text, is refused at load: tests/test_artifact.py.)"""
+    from model.features import normalize_all
+    from model.signals import SIGNAL_NAMES, signal_matrix
 
     comments = [Comment("They will never sell raw earth to u5n4k3"), Comment("Doors open at 19:30, tickets 25")]
-    normalized = normalize_all(comments)
-    new = Signals().fit(comments, normalized)
-    old = Signals().fit(comments, normalized)
-    del old.digit_ratio_of  # as unpickled from a model saved before the change
-    assert new.transform(comments, normalized).shape == old.transform(comments, normalized).shape
-    new_ratio, old_ratio = (
-        new._matrix(comments, normalized)[:, DIGIT_RATIO],
-        old._matrix(comments, normalized)[:, DIGIT_RATIO],
-    )
-    assert new_ratio[0] == 0.0 and old_ratio[0] > 0.05  # leet digits: gone now, counted before
-    assert new_ratio[1] > 0.1 and old_ratio[1] > 0.1  # real numbers count either way
+    ratio = signal_matrix(comments, normalize_all(comments))[:, SIGNAL_NAMES.index("digit_ratio")]
+    assert ratio[0] == 0.0 and ratio[1] > 0.1

@@ -54,18 +54,17 @@ def test_the_wheel_serves_the_shipped_model_without_torch(python: Path, tmp_path
         python, "-c", f"import importlib.util as u; print([m for m in {ABSENT!r} if u.find_spec(m)])", cwd=tmp_path
     )
     assert found.strip() == "[]", f"the serving install pulled in {found}"
-    # The policy file is passed explicitly: until the wheel ships policies/default.toml (issue 22, part 1) the
-    # installed service would look for it beside site-packages.
+    # No policy file is named: the installed service reads the default policy shipped in the wheel.
     env = {
         **_clean_env(),
         "HF_HUB_OFFLINE": "1",
         "COMMENT_MODERATION_CACHE": str(tmp_path / "onnx-cache"),  # empty: the encoder is written without torch
-        "MODERATION_POLICY_FILE": str(ROOT / "policies" / "default.toml"),
         "MODERATION_DATABASE_URL": f"sqlite:///{tmp_path / 'moderation.sqlite3'}",
     }
     port = free_port()
     log_path = tmp_path / "server.log"
-    cmd = [str(python), "-m", "serve", "--host", "127.0.0.1", "--port", str(port), "--model-dir", str(SHIPPED)]
+    script = python.parent / "comment-moderation"  # the console script the wheel installs
+    cmd = [str(script), "serve", "--host", "127.0.0.1", "--port", str(port), "--model-dir", str(SHIPPED)]
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
     live = Live(proc, f"http://127.0.0.1:{port}", port, log_path)
@@ -87,7 +86,7 @@ def test_the_wheel_serves_the_shipped_model_without_torch(python: Path, tmp_path
     ("code", "extra"),
     [
         ("from storage.engine import parse_url; parse_url('postgresql://moderation@db/moderation')", "postgres"),
-        # A pickled model (what `python -m training.fit` writes) needs joblib and scikit-learn.
+        # A pickled model (the public recipe's, or one trained before the portable format) needs joblib and sklearn.
         ("from model.artifact import load_model; load_model('pickled')", "train"),
     ],
 )

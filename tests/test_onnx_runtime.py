@@ -22,6 +22,8 @@ from model.onnx_runtime import KNOWN_ANSWER_TOLERANCE, MIN_COSINE, MIN_COSINE_IN
 
 from .conftest import ROOT
 
+# The weights as shipped, which torch computes too: what the runtime comparisons below are about.
+FP32 = EmbedderConfig(precision="fp32")
 TEXTS = [
     "ok",
     "The council voted 5-2 to close the Elm Street library on Sundays, saving 40,000 a year.",
@@ -40,26 +42,26 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_auto_runtime_exports_once_and_matches_torch(cache: Path) -> None:
-    onnx = Embedder(EmbedderConfig(), cache_size=0)
+    onnx = Embedder(FP32, cache_size=0)
     vectors = onnx.embed(TEXTS)
     assert onnx.runtime == "onnxruntime"
     exports = sorted(p.name for p in cache.iterdir())
     assert len(exports) == 2 and exports[0].endswith(".json") and exports[1].endswith(".onnx"), exports
     meta = json.loads((cache / exports[0]).read_text(encoding="utf-8"))
     assert meta["min_cosine_vs_torch"] > MIN_COSINE
-    reference = Embedder(EmbedderConfig(runtime="torch"), cache_size=0)
+    reference = Embedder(EmbedderConfig(runtime="torch", precision="fp32"), cache_size=0)
     assert reference.runtime == "torch"
     cosine = (vectors * reference.embed(TEXTS)).sum(axis=1)
     assert cosine.min() > MIN_COSINE, cosine
 
 
 def test_a_tampered_export_is_never_used(cache: Path) -> None:
-    first = Embedder(EmbedderConfig(), cache_size=0).embed(TEXTS)
+    first = Embedder(FP32, cache_size=0).embed(TEXTS)
     onnx_file = next(cache.glob("*.onnx"))
     good = onnx_file.read_bytes()
     onnx_file.write_bytes(good[:-4096] + b"\0" * 4096)  # corrupt the weights at the end of the file
     _load_once.cache_clear()
-    again = Embedder(EmbedderConfig(), cache_size=0).embed(TEXTS)
+    again = Embedder(FP32, cache_size=0).embed(TEXTS)
     np.testing.assert_allclose(again, first, atol=1e-5)
     assert onnx_file.read_bytes() == good, "the corrupted export should have been replaced by a fresh one"
 
@@ -72,7 +74,7 @@ def test_unwritable_cache_falls_back_to_torch_or_fails_when_onnx_is_required(
     monkeypatch.setenv("COMMENT_MODERATION_CACHE", str(blocker / "cache"))
     _load_once.cache_clear()
     try:
-        embedder = Embedder(EmbedderConfig(), cache_size=0)
+        embedder = Embedder(FP32, cache_size=0)
         assert embedder.embed(["still works"]).shape == (1, 384)
         assert embedder.runtime == "torch"
         assert "falling back to torch" in caplog.text and "COMMENT_MODERATION_CACHE" in caplog.text
@@ -91,10 +93,11 @@ def test_unknown_runtime_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_a_cached_export_serves_without_importing_torch(cache: Path) -> None:
-    Embedder(EmbedderConfig(), cache_size=0).embed(["fill the cache"])
+    Embedder(FP32, cache_size=0).embed(["fill the cache"])
     _torch_encoder.cache_clear()
     code = (
-        "import sys; from model.embeddings import Embedder; e = Embedder(); v = e.embed(['hello']); "
+        "import sys; from model.embeddings import Embedder, EmbedderConfig; "
+        "e = Embedder(EmbedderConfig(precision='fp32')); v = e.embed(['hello']); "
         "print(e.runtime, v.shape[1], 'torch' in sys.modules)"
     )
     env = {**os.environ, "COMMENT_MODERATION_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
@@ -103,7 +106,7 @@ def test_a_cached_export_serves_without_importing_torch(cache: Path) -> None:
 
 
 def test_int8_encoder_is_made_once_checked_and_close_to_fp32(cache: Path) -> None:
-    fp32 = Embedder(EmbedderConfig(), cache_size=0).embed(TEXTS)
+    fp32 = Embedder(FP32, cache_size=0).embed(TEXTS)
     int8 = Embedder(EmbedderConfig(precision="int8"), cache_size=0)
     vectors = int8.embed(TEXTS)
     assert int8.runtime == "onnxruntime"
@@ -149,13 +152,20 @@ def test_unknown_precision_is_refused_naming_the_choices() -> None:
     assert TrainConfig().embedding_precision == "int8", "new models train on the measured faster encoder"
 
 
-def test_models_saved_before_precision_existed_stay_fp32() -> None:
-    """Old artifacts pickled an EmbedderConfig without the field; they were trained on fp32 vectors."""
-    import pickle
+def test_a_pickle_made_before_the_encoder_settings_existed_is_refused(tmp_path: Path) -> None:
+    """Old artifacts pickled an EmbedderConfig without precision (they were trained on fp32 vectors): refused at
+    load with the fix, never embedded with today's int8 default."""
+    from model.artifact import ArtifactError, load_model, save_model
+    from model.classifier import CommentClassifier
 
-    legacy = EmbedderConfig()
-    del legacy.__dict__["precision"]  # what unpickling an older artifact leaves
-    assert pickle.loads(pickle.dumps(legacy)).precision == "fp32"
+    rows = [("great post, visit my site", "spam"), ("you idiot", "toxic"), ("why close the library?", "substantive")]
+    fitted = CommentClassifier(features=("word", "embedding"), calibration_folds=0).fit(
+        [t for t, _ in rows * 4], [y for _, y in rows * 4]
+    )
+    del fitted.embedder_.config.__dict__["precision"]  # what unpickling an older artifact leaves
+    path = save_model(fitted, tmp_path, {}, version="v1", portable=False)
+    with pytest.raises(ArtifactError, match=r"made by an older release: it lacks the encoder's precision"):
+        load_model(path)
 
 
 def test_batches_in_flight_at_once_give_the_same_vectors_in_input_order(cache: Path) -> None:
@@ -164,9 +174,9 @@ def test_batches_in_flight_at_once_give_the_same_vectors_in_input_order(cache: P
     texts = [f"{t} ({i})" for i, t in enumerate(TEXTS * 5)]  # 20 texts: several batches either way
     try:
         set_threads(1)
-        one = Embedder(EmbedderConfig(), cache_size=0).embed(texts)
+        one = Embedder(FP32, cache_size=0).embed(texts)
         set_threads(2)
-        embedder = Embedder(EmbedderConfig(), cache_size=0)
+        embedder = Embedder(FP32, cache_size=0)
         two = embedder.embed(texts)
         assert _load_once(embedder.config).workers == 2
     finally:
@@ -192,7 +202,8 @@ def test_without_torch_a_new_encoder_is_checked_against_the_known_answer(
     session = load_or_export(BUNDLED_SHA256, folder, 1, tokenizer, no_torch)
     meta = json.loads(next(cache.glob("encoder-*-g*[0-9].json")).read_text(encoding="utf-8"))
     assert meta["known_answer_error"] <= KNOWN_ANSWER_TOLERANCE and "min_cosine_vs_torch" not in meta, meta
-    reference = Embedder(EmbedderConfig(runtime="torch"), cache_size=0).embed(TEXTS)
+    as_tokenized = EmbedderConfig(runtime="torch", precision="fp32", max_length=128, truncation="head")
+    reference = Embedder(as_tokenized, cache_size=0).embed(TEXTS)
     np.testing.assert_allclose(run_session(session, tokenizer(TEXTS)), reference, atol=1e-5)
     # Weights without a known answer (a folder of your own) are used, but the log says they were not checked.
     load_or_export("0" * 64, folder, 1, tokenizer, no_torch)

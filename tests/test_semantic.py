@@ -35,7 +35,9 @@ GENERIC = "Great article, thanks for sharing! Keep up the good work."
 
 @pytest.fixture(scope="module")
 def embedder() -> Embedder:
-    return Embedder()
+    # The sentence-transformers recipe as published (fp32 weights, the start of a text), which the tests below
+    # compare with; models train at the int8, head-and-tail defaults.
+    return Embedder(EmbedderConfig(precision="fp32", max_length=128, truncation="head"))
 
 
 def test_loads_and_embeds_with_the_network_off(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -198,7 +200,7 @@ def test_head_tail_reads_both_ends_of_a_long_comment_and_all_of_a_short_one() ->
 
 def test_head_tail_embedding_sees_the_end_that_head_truncation_drops() -> None:
     a, b = LONG_START + " Great article, thanks.", LONG_START + " Subscribe to my channel for crypto tips!!!"
-    head = Embedder(EmbedderConfig(precision="int8", max_length=32), cache_size=0).embed([a, b])
+    head = Embedder(EmbedderConfig(precision="int8", max_length=32, truncation="head"), cache_size=0).embed([a, b])
     head_tail = Embedder(EmbedderConfig(precision="int8", max_length=32, truncation="head_tail"), cache_size=0).embed(
         [a, b]
     )
@@ -213,12 +215,14 @@ def test_articles_are_read_further_than_comments_and_cached_apart() -> None:
     as_comment, as_document = embedder.embed([article]), embedder.embed([article], document=True)
     assert float(as_comment[0] @ as_document[0]) < 0.99, "a document is not cut like a comment"
     np.testing.assert_allclose(
-        as_document, Embedder(EmbedderConfig(precision="int8", max_length=128)).embed([article]), atol=1e-6
+        as_document,
+        Embedder(EmbedderConfig(precision="int8", max_length=128, truncation="head")).embed([article]),
+        atol=1e-6,
     )
     np.testing.assert_array_equal(embedder.embed([article]), as_comment)  # each remembered under its own key
 
 
-def test_truncation_settings_are_checked_and_old_models_keep_reading_the_head() -> None:
+def test_encoder_settings_are_checked_and_have_one_set_of_defaults() -> None:
     from training.config import TrainConfig
 
     with pytest.raises(EmbeddingError, match="'middle' is not one of head, head_tail"):
@@ -227,8 +231,10 @@ def test_truncation_settings_are_checked_and_old_models_keep_reading_the_head() 
         TrainConfig().updated({"embedding_truncation": "middle"})
     with pytest.raises(ValueError, match="embedding_max_length must be between 8 and 512 word pieces.*found 1024"):
         TrainConfig().updated({"embedding_max_length": 1024})
-    legacy = EmbedderConfig()
-    del legacy.__dict__["truncation"]  # what unpickling an artifact saved before the fields existed leaves
-    del legacy.__dict__["document_max_length"]
-    old = pickle.loads(pickle.dumps(legacy))
-    assert (old.max_length, old.truncation, old.document_max_length) == (128, "head", 128)
+    trained = TrainConfig()
+    defaults = EmbedderConfig()
+    assert (trained.embedding_max_length, trained.embedding_truncation, trained.embedding_precision) == (
+        defaults.max_length,
+        defaults.truncation,
+        defaults.precision,
+    ), "training and the encoder share one set of defaults"

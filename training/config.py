@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from model.embeddings import TRUNCATIONS
+from model.embeddings import TRUNCATIONS, EmbedderConfig
 
 
 @dataclass
@@ -31,20 +31,11 @@ class TrainConfig:
     # or a local sentence-transformers folder, with embedding_sha256 set to its weights' sha256 or "unverified".
     embedding_model: str = ""
     embedding_sha256: str = ""
-    # "int8": the encoder's weights quantised per channel (ONNX Runtime), one text per call. 2x the encoder's
-    # texts/s on one thread; held-out macro-F1 +0.003 and zero-shot AUCs -0.005 to +0.001 against fp32
-    # (bench/results/encoder.md). "fp32" keeps the weights as shipped, and is what a model must use to
-    # run on torch alone.
-    embedding_precision: str = "int8"
-    # Word pieces of a comment the encoder reads; "head_tail" keeps the first and last halves of a longer one
-    # (n-grams, signals and the lexicon still read all of it; articles are read to 128 word pieces, once).
-    # The encoder's time grows with the length (about 0.09 ms a word piece on one core), and the few long
-    # comments set the service's tail latency: 64 head and tail against 128 head cut p99 at concurrency 8
-    # from 50-54 to 43-48 ms side by side; held-out macro-F1 stayed 0.956, every zero-shot AUC moved by
-    # 0.007 or less, OLID retraining lost 0.006 (bench/results/truncation.md; configs/encoder-128.toml is
-    # the previous setting).
-    embedding_max_length: int = 64
-    embedding_truncation: str = "head_tail"
+    # How the encoder reads a comment: its precision, word pieces and which of them (model/embeddings.py's
+    # EmbedderConfig holds the defaults and says why; "fp32" is what a fine-tuned encoder needs).
+    embedding_precision: str = EmbedderConfig.precision
+    embedding_max_length: int = EmbedderConfig.max_length
+    embedding_truncation: str = EmbedderConfig.truncation
     # Fine-tune the encoder on the training comments' labels before fitting the classifier (training/finetune.py),
     # for a site with a few thousand labelled comments of its own. 0 keeps the shipped weights (the default
     # model). Retrained on OLID, macro-F1 0.757 -> 0.778; TubeSpam 5-fold F1 0.959 -> 0.962 (5 shuffles).

@@ -18,7 +18,7 @@ from ..lexicon import LEXICON_NAMES, lexicon_features
 from ..modeldir import ArtifactError
 from ..relevance import RELEVANCE_NAMES, fill_missing, raw_relevance
 from ..scaling import standardize
-from ..signals import DIGIT_RATIO, SIGNAL_NAMES, raw_digit_ratio, signal_matrix
+from ..signals import SIGNAL_NAMES, signal_matrix
 from .sparse import Rows
 from .text import analyzer
 
@@ -90,7 +90,12 @@ class ScaledBlock:
         self.name = name
         self.scaler = scaler
         self.names = self.NAMES[name]
-        self.digit_ratio_of = spec.get("digit_ratio_of", "normalized")
+        if spec.get("digit_ratio_of", "normalized") != "normalized":
+            # Exported from a pickle made before 2026-11-29, which counted digits on the raw text.
+            raise ArtifactError(
+                f"block {name!r} counts digit_ratio on the {spec['digit_ratio_of']!r} text, which this release no "
+                "longer computes (it counts the normalised text since 2026-11-29); retrain with `python -m training.fit`"
+            )
 
     @property
     def columns(self) -> int:
@@ -102,10 +107,7 @@ class ScaledBlock:
     def counts(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
         """The values before standardising: Features.counts keeps them for serve/ to read."""
         if self.name == "signals":
-            matrix = signal_matrix(comments, normalized)
-            if self.digit_ratio_of == "raw":  # models trained before digit_ratio read the normalised text
-                matrix[:, DIGIT_RATIO] = [raw_digit_ratio(c.text) for c in comments]
-            return matrix
+            return signal_matrix(comments, normalized)
         return np.array([lexicon_features(n) for n in normalized], dtype=np.float64).reshape(-1, self.columns)
 
     def feature_names(self) -> list[str]:

@@ -72,7 +72,7 @@ def _block(block: Any, arrays: Arrays) -> dict[str, Any]:
         return _tfidf(name, block.vectorizer, arrays)
     if name == "signals":
         spec = _scaled(name, SIGNAL_NAMES, block.scaler, arrays)
-        return {**spec, "digit_ratio_of": getattr(block, "digit_ratio_of", "raw")}
+        return {**spec, "digit_ratio_of": block.digit_ratio_of}
     if name == "lexicon":
         return _scaled(name, LEXICON_NAMES, block.scaler, arrays)
     if name == "embedding":
