@@ -6,9 +6,9 @@ eighth of eight concurrent requests wait for seven model calls. Here the first r
 runs it for its own comments and for every comment queued behind it (leader/followers, no extra thread), so
 a burst of single-comment requests costs a few batched calls instead of one call each.
 
-Used where it pays: by every request when a worker has several embedding threads (a joint call spreads a
-burst over them), by requests of more than a few comments, and by the Coral endpoint. With one embedding
-thread, small /v1/predict requests are scored on the event loop instead (serve/predict.py, predict_async):
+Used where it pays (serve/predict.py, `moderate`, the one path of /v1/predict and Coral): by every request when a
+worker has several embedding threads (a joint call spreads a burst over them), and by requests of more than a
+few comments or characters. With one embedding thread, small requests are scored on the event loop instead:
 there a joint call only made each request wait for everyone else's comments.
 
 A batch only mixes requests with the same key (the model object, and whether explanations are wanted): a

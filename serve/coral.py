@@ -177,13 +177,11 @@ async def coral_moderate(request: Request) -> Response:
     if not text:
         return Response(status_code=204)
     services = services_for(request, _loaded(request))
-    # Storage reads and the model run off the event loop: Coral's timeout is short and other calls wait.
-    outcome = await run_in_threadpool(_decide, services, req, text)
+    # Storage reads off the event loop (Coral's timeout is short and other calls wait); then the one path every
+    # predict request takes.
+    item = await run_in_threadpool(_item, services, req, text)
+    outcome = (await moderate(services, [item], req.site.id, False))[0]
     return coral_answer(outcome)
-
-
-def _decide(services: Services, req: CoralRequest, text: str) -> Outcome:
-    return moderate(services, [_item(services, req, text)], req.site.id, False)[0]
 
 
 def _loaded(request: Request) -> LoadedModel:

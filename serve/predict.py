@@ -147,15 +147,40 @@ def _score(key: tuple[Any, bool], comments: list[Comment]) -> list[tuple[Any, An
 # One model call at a time per worker process, over all requests waiting for it (serve/batcher.py).
 _BATCHER = Batcher(_score)
 # Requests of up to this many comments, and this many characters of text in all, are scored on the event
-# loop (predict_async). The character bound matters as much: one 10,000-character comment holds the loop,
-# and every /healthz and small request behind it, for as long as eight short ones.
+# loop. The character bound matters as much: one 10,000-character comment holds the loop, and every /healthz
+# and small request behind it, for as long as eight short ones.
 INLINE_MAX_COMMENTS = 8
 INLINE_MAX_CHARS = 4_000
 
 
-def moderate(services: Services, items: list[Item], site_id: str | None, explain: bool) -> list[Outcome]:
-    rows = _BATCHER.score((services.loaded.estimator, explain), [it.comment for it in items])
-    return decide(services, items, rows, site_id)
+async def moderate(services: Services, items: list[Item], site_id: str | None, explain: bool) -> list[Outcome]:
+    """The one path of a request's comments, for /v1/predict and Coral alike: score them, then decide and record.
+
+    The model runs on the event loop for a small request (scores_inline), else through the Batcher on a thread.
+    Why: with one embedding thread per process (docs/operating.md's `--workers` setup) the Batcher's joint calls
+    made every request of a burst wait for the whole batch; scored inline, a request waits only for those ahead
+    of it (bench/results/inline-before-after.md). With several embedding threads the Batcher stays, since it is
+    what spreads a burst of single comments over them. Database reads and writes (the copy-paste memory, the
+    audit) always run in a thread, so a slow or unreachable database never stalls the loop.
+    """
+    key = (services.loaded.estimator, explain)
+    comments = [it.comment for it in items]
+    if scores_inline(services, comments):
+        rows = _score(key, comments)
+    else:
+        rows = await run_in_threadpool(_BATCHER.score, key, comments)
+    return await run_in_threadpool(decide, services, items, rows, site_id)
+
+
+def scores_inline(services: Services, comments: list[Comment]) -> bool:
+    """Whether moderate scores these comments on the event loop rather than through the Batcher on a thread."""
+    if len(comments) > INLINE_MAX_COMMENTS:
+        return False
+    articles = {(c.article_title, c.article_body) for c in comments}  # one request's comments share theirs
+    chars = sum(len(c.text) for c in comments) + sum(len(t) + len(b) for t, b in articles)
+    if chars > INLINE_MAX_CHARS:
+        return False
+    return int(getattr(services.loaded.estimator, "embedding_threads", 0)) <= 1
 
 
 def decide(services: Services, items: list[Item], rows: list[Any], site_id: str | None) -> list[Outcome]:
@@ -250,45 +275,14 @@ def check_site_limits(settings: Any, request: PredictRequest) -> None:
         raise HTTPException(422, problems)
 
 
-def predict(services: Services, request: PredictRequest) -> PredictResponse:
-    """The whole request on the calling thread (a worker thread: it blocks on the model and the database)."""
-    items = build_items(request, services)
-    return respond(services, request, moderate(services, items, request.site_id, request.explain))
-
-
-def scores_inline(services: Services, request: PredictRequest) -> bool:
-    """Whether predict_async scores this request on the event loop rather than through the Batcher."""
-    if len(request.comments) > INLINE_MAX_COMMENTS:
-        return False
-    articles = [c.article for c in request.comments if c.article is not None] + [request.article]
-    chars = sum(len(c.text) for c in request.comments)
-    chars += sum(len(a.title) + len(a.body) for a in articles if a is not None)
-    if chars > INLINE_MAX_CHARS:
-        return False
-    return int(getattr(services.loaded.estimator, "embedding_threads", 0)) <= 1
-
-
 async def predict_async(services: Services, request: PredictRequest) -> PredictResponse:
-    """The predict endpoint: small requests scored on the event loop, larger ones as `predict` in a thread.
-
-    Why: with one embedding thread per process (docs/operating.md's `--workers` setup) the Batcher's joint calls
-    made every request of a burst wait for the whole batch. Scored inline, a request waits only for those
-    ahead of it: on 2 workers at concurrency 8, bench/load.py measured p99 48-50 ms against 51-55 (side by
-    side, bench/results/inline-before-after.md).
-    With several embedding threads the Batcher stays, since it is what spreads a burst of single comments
-    over them. Only the model runs on the loop; database reads and writes (stored articles, the copy-paste
-    memory, the audit) still run in a thread, so a slow or unreachable database never stalls the loop.
-    """
+    """The predict endpoint: the request's comments, their articles, then `moderate`."""
     check_site_limits(services.settings, request)
-    if not scores_inline(services, request):
-        return await run_in_threadpool(predict, services, request)
-    if reads_stored_articles(request):
-        items = await run_in_threadpool(build_items, request, services)
+    if reads_stored_articles(request) or len(request.comments) > INLINE_MAX_COMMENTS:
+        items = await run_in_threadpool(build_items, request, services)  # storage reads, or many texts to hash
     else:
         items = build_items(request, services)
-    rows = _score((services.loaded.estimator, request.explain), [it.comment for it in items])
-    outcomes = await run_in_threadpool(decide, services, items, rows, request.site_id)
-    return respond(services, request, outcomes)
+    return respond(services, request, await moderate(services, items, request.site_id, request.explain))
 
 
 def respond(services: Services, request: PredictRequest, outcomes: list[Outcome]) -> PredictResponse:

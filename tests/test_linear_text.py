@@ -98,15 +98,17 @@ def test_long_requests_are_not_scored_on_the_event_loop() -> None:
     """A 10,000-character comment goes to a thread: on the loop it would hold /healthz and every small request."""
     from types import SimpleNamespace
 
+    from model.inputs import Comment
     from serve.predict import INLINE_MAX_CHARS, scores_inline
-    from serve.schemas import PredictRequest
 
     services = SimpleNamespace(loaded=SimpleNamespace(estimator=SimpleNamespace(embedding_threads=1)))
-    short = PredictRequest.model_validate({"comments": [{"text": "a short comment"}]})
-    long = PredictRequest.model_validate({"comments": [{"text": ordinary(INLINE_MAX_CHARS + 1)}]})
-    long_article = PredictRequest.model_validate(
-        {"comments": [{"text": "short"}], "article": {"title": "t", "body": ordinary(INLINE_MAX_CHARS)}}
-    )
+    short = [Comment("a short comment")]
+    long = [Comment(ordinary(INLINE_MAX_CHARS + 1))]
+    long_article = [
+        Comment("short", "t", ordinary(INLINE_MAX_CHARS)),
+        Comment("also short", "t", ordinary(INLINE_MAX_CHARS)),
+    ]
     assert scores_inline(services, short)
     assert not scores_inline(services, long)
     assert not scores_inline(services, long_article)
+    assert scores_inline(services, [Comment("short", "t", "b")] * 8), "an article shared by comments counts once"

@@ -302,15 +302,16 @@ def test_inline_and_batched_requests_get_the_same_answers(tmp_path, tiny_relevan
 
 
 def _compare_paths(tmp_path, loaded, model_dir, article, texts):
+    from model.inputs import Comment
     from serve.predict import scores_inline
-    from serve.schemas import PredictRequest
 
     with service(tmp_path, loaded, model_dir) as svc:
         whole = [{"id": f"w{i}", "text": t} for i, t in enumerate(texts)]
         one = [{"id": f"o{i}", "text": t} for i, t in enumerate(texts)]
         services = _services(svc)
-        assert not scores_inline(services, PredictRequest.model_validate({"comments": whole, "article": article}))
-        assert scores_inline(services, PredictRequest.model_validate({"comments": one[:1], "article": article}))
+        on_article = [Comment(c["text"], article["title"], article["body"]) for c in whole]
+        assert not scores_inline(services, on_article)
+        assert scores_inline(services, on_article[:1])
         # Separate sites: copy-paste memory must not make the second pass differ from the first.
         batched = predict(svc, *whole, article=article, explain=True, site_id="a")["results"]
         inline = [predict(svc, c, article=article, explain=True, site_id="b")["results"][0] for c in one]
@@ -323,11 +324,11 @@ def _compare_paths(tmp_path, loaded, model_dir, article, texts):
 def test_with_several_embedding_threads_every_request_goes_through_the_batcher(tmp_path, tiny_relevance_model):
     """Inline scoring would put a burst of single comments on one thread; the Batcher spreads it over all."""
     from model.embeddings import set_threads
+    from model.inputs import Comment
     from serve.predict import scores_inline
-    from serve.schemas import PredictRequest
 
     model_dir, loaded = tiny_relevance_model
-    one = PredictRequest.model_validate({"comments": [{"text": "When does the library close?"}]})
+    one = [Comment("When does the library close?")]
     with service(tmp_path, loaded, model_dir) as svc:
         services = _services(svc)
         assert loaded.estimator.embedding_threads == 1 or not scores_inline(services, one)
