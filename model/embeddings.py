@@ -37,16 +37,14 @@ UNVERIFIED = "unverified"
 # are read further (DOCUMENT_MAX_LENGTH).
 DEFAULT_MAX_LENGTH = 64
 DOCUMENT_MAX_LENGTH = 128
-# Texts are sorted by length and cut into batches of this size, each padded to its own longest text. 16
-# keeps that padding small: on 2 quiet cores, 512 corpus comments ran at 154 texts/s with 16 and 110
-# with 64 on one thread (277 vs 213 on two); below 16 the per-call overhead starts to show.
+# Texts are sorted by length and cut into batches of this size, each padded to its own longest text: 16 keeps
+# that padding small while the per-call overhead stays hidden (bench/results/encoder.md).
 DEFAULT_BATCH_SIZE = 16
 # "auto": ONNX Runtime when it is installed and its export matches torch (model/onnx_runtime.py), else torch.
 RUNTIMES = ("auto", "onnx", "torch")
-# What the encoder reads of a text longer than max_length: its first word pieces ("head"), or its first
-# and last halves ("head_tail"), where long spam tends to put its call to action and an argument its
-# conclusion. At 64 word pieces head_tail kept every zero-shot AUC within 0.007 of "head" at 128, where
-# "head" at 64 lost up to 0.009 (TubeSpam); a quarter of the tail gave no better (bench/results/truncation.md).
+# What the encoder reads of a text longer than max_length: its first word pieces ("head"), or its first and
+# last halves ("head_tail"), where long spam tends to put its call to action and an argument its conclusion
+# (bench/results/truncation.md).
 TRUNCATIONS = ("head", "head_tail")
 # Texts remembered per process: repeated article texts (one per comment) are embedded once.
 CACHE_SIZE = 50_000
@@ -310,15 +308,13 @@ def _load_once(config: EmbedderConfig) -> Runtime:
             return lambda texts: encode(tokenizer(texts))
 
         try:
-            # One intra-op thread per session call, with `threads` calls in flight at once: on 2 quiet cores
-            # (640 corpus comments, one-off comparison) that embedded 20% more texts/s than one call on 2
-            # intra-op threads, and 8 comments as two calls of 4 took 14 ms against 19. ONNX Runtime
-            # sessions may be run from several threads at once.
+            # One intra-op thread per session call, with `threads` calls in flight at once: faster than one call
+            # on several intra-op threads on small boxes (bench/results/encoder.md). A session may be run from
+            # several threads at once.
             session = load_or_export(found, path, 1, tokenizer, reference, config.precision)
-            # int8: one text per call. Dynamic quantisation scales activations per call, so in a batch a
-            # text's vector depends on the texts beside it (cosine to its lone vector down to 0.95 measured);
-            # alone, it is a function of the text, in training and serving alike. On one thread it was no
-            # slower (295 vs 259 texts/s): no padding, and a batch bought little on CPU anyway.
+            # int8: one text per call. Dynamic quantisation scales activations per call, so in a batch a text's
+            # vector would depend on the texts beside it; alone, it is a function of the text, in training and
+            # serving alike (and no slower on CPU: no padding).
             max_batch = 1 if config.precision == "int8" else 1_000_000
             encode = partial(run_session, session)
             return Runtime(

@@ -24,8 +24,7 @@ class TrainConfig:
     # sentence embedding catches new phrasings, the lexicon (hand-written insult, profanity, dehumanising-term
     # and threat lists, model/lexicon.py) counts insults that never occur in the training comments.
     # "relevance" (similarity to the article) is left out: on real comments judged by our rubric it did not
-    # earn its place (dev macro-F1 0.756 with it, 0.766 without; the one set of news comments under their
-    # article titles, SFU, 0.550 against 0.605: bench/results/real-choices.md).
+    # earn its place (bench/results/real-choices.md, round 1).
     features: list[str] = field(default_factory=lambda: ["word", "char", "signals", "embedding", "lexicon"])
     # Sentence-embedding weights: "" is the bundled all-MiniLM-L6-v2 (sha256 pinned in model/embeddings.py);
     # or a local sentence-transformers folder, with embedding_sha256 set to its weights' sha256 or "unverified".
@@ -38,10 +37,9 @@ class TrainConfig:
     embedding_truncation: str = EmbedderConfig.truncation
     # Fine-tune the encoder on the training comments' labels before fitting the classifier (training/finetune.py),
     # for a site with a few thousand labelled comments of its own. 0 keeps the shipped weights (the default
-    # model). Retrained on OLID, macro-F1 0.757 -> 0.778; TubeSpam 5-fold F1 0.959 -> 0.962 (5 shuffles).
-    # About 0.8 s a step of 32 comments on 2 cores, twice per run (the held-out measurement, then the shipped
-    # refit). The tuned weights go into the artifact (models/<version>/encoder/, 87 MiB). Needs
-    # embedding_precision = "fp32": int8 quantisation undid the gain (OLID 0.798 -> 0.753, one-off comparison).
+    # model). Minutes on a CPU, twice per run (the held-out measurement, then the shipped refit); the tuned
+    # weights go into the artifact (models/<version>/encoder/, 87 MiB). Needs embedding_precision = "fp32":
+    # int8 quantisation undid the gain. What it bought: docs/training.md, "Fine-tuning the encoder".
     encoder_finetune_epochs: float = 0.0
     encoder_finetune_lr: float = 5e-5
     # The public recipe: a folder of public datasets (../shared/data/public) to train auxiliary toxic / spam /
@@ -66,8 +64,7 @@ class TrainConfig:
     real_exclude: list[str] = field(default_factory=lambda: ["sfu_ctc"])
     # Mild regularisation: the corpus is small, but n-gram weights need room for rare insult spellings.
     # "auto" picks C from model.classifier.AUTO_CS by cross-validated log loss on the training comments (the
-    # calibration folds): worth it on data unlike data/ (OLID retraining in bench/quality.py chose 1.0, not
-    # 4.0: macro-F1 0.73 -> 0.76); about twice the training time (on data/ it chose 8.0, held-out F1 unchanged).
+    # calibration folds): worth it on data unlike data/ (docs/training.md), at about twice the training time.
     C: float | str = 4.0
     # Out-of-fold logits for temperature scaling; 5 folds keep every label in every fold on small data.
     calibration_folds: int = 5
