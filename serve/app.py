@@ -26,6 +26,7 @@ from .limits import BodyLimitMiddleware, Message, Receive, Scope, Send
 from .logs import HEADER as REQUEST_ID_HEADER
 from .logs import RequestIdMiddleware
 from .metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from .predict import new_batcher
 from .ratelimit import RateLimitMiddleware
 from .routes import router
 from .routes_admin import admin_router
@@ -91,6 +92,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.keyring = keyring
     app.state.policy = policy
+    app.state.batcher = new_batcher()
     app.state.after_reload = after_reload or _nothing
     app.include_router(router)
     app.include_router(admin_router)

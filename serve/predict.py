@@ -47,6 +47,7 @@ class Services:
     guard: StorageGuard
     index: CopyPasteIndex
     metrics: Metrics
+    batcher: Batcher  # the app's one (new_batcher): one model call at a time per worker process
 
 
 @dataclass
@@ -144,8 +145,12 @@ def _score(key: tuple[Any, bool], comments: list[Comment]) -> list[tuple[Any, An
     return list(zip(proba, relevances, explanations, prepared, strict=True))
 
 
-# One model call at a time per worker process, over all requests waiting for it (serve/batcher.py).
-_BATCHER = Batcher(_score)
+def new_batcher() -> Batcher:
+    """What an app scores through off the event loop: one model call at a time, over all requests waiting for
+    it (serve/batcher.py). One per app, kept in app.state, so nothing about scoring is module state."""
+    return Batcher(_score)
+
+
 # Requests of up to this many comments, and this many characters of text in all, are scored on the event
 # loop. The character bound matters as much: one 10,000-character comment holds the loop, and every /healthz
 # and small request behind it, for as long as eight short ones.
@@ -168,7 +173,7 @@ async def moderate(services: Services, items: list[Item], site_id: str | None, e
     if scores_inline(services, comments):
         rows = _score(key, comments)
     else:
-        rows = await run_in_threadpool(_BATCHER.score, key, comments)
+        rows = await run_in_threadpool(services.batcher.score, key, comments)
     return await run_in_threadpool(decide, services, items, rows, site_id)
 
 

@@ -32,7 +32,9 @@ ModelDep = Annotated[LoadedModel, Depends(get_model)]
 
 def services_for(request: Request, loaded: LoadedModel) -> Services:
     state = request.app.state
-    return Services(loaded, state.policy, state.settings, state.store, state.guard, state.index, state.metrics)
+    return Services(
+        loaded, state.policy, state.settings, state.store, state.guard, state.index, state.metrics, state.batcher
+    )
 
 
 async def get_services(request: Request, loaded: ModelDep) -> Services:
