@@ -15,6 +15,9 @@ from .conftest import ROOT, TINY
 
 BARS = ("embedding: 100%", "calibration folds: 100%", "refit: calibration folds: 100%")
 
+# Slow: five `training.fit` runs in subprocesses, on a pseudo-terminal or a pipe (about 20 s together).
+pytestmark = pytest.mark.slow
+
 
 def fit_command(out: Path, *extra: str) -> list[str]:
     # Through the console script's code: `comment-moderation fit ...`.
