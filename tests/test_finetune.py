@@ -1,6 +1,5 @@
 """Fine-tuning the encoder on a site's own comments (encoder_finetune_epochs > 0): real weights, real training."""
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 
 from model import Comment, load_model
-from model.artifact import ArtifactError, _bind_encoder
+from model.artifact import ArtifactError, _bind_encoder, read_metadata
 from model.checksum import sha256_file
 from model.embeddings import UNVERIFIED, Embedder, EmbedderConfig
 from model.features import normalize_all
@@ -75,7 +74,7 @@ def test_finetuning_needs_two_labels_and_one_label_per_text(tmp_path: Path) -> N
 def test_artifact_carries_the_tuned_encoder_and_loads_from_anywhere(tuned_model_dir: Path, tmp_path: Path) -> None:
     encoder = tuned_model_dir / ENCODER_DIR
     assert (encoder / "model.safetensors").is_file()
-    meta = json.loads((tuned_model_dir / "metadata.json").read_text())
+    meta = read_metadata(tuned_model_dir)
     described = meta["embedding_model"]
     assert described["path"] == ENCODER_DIR
     assert described["sha256"] == sha256_file(encoder / "model.safetensors")
