@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from model.inputs import Comment
 from storage import FeedbackIn
 
-from .auth import FEEDBACK, PREDICT, Caller, check_key, presented_key
+from .auth import FEEDBACK, PREDICT, SECURITY, Caller, check_key, presented_key
 from .perspective_schemas import (
     ATTRIBUTES,
     LANGUAGE,
@@ -74,15 +74,16 @@ def _from_http(e: HTTPException) -> PerspectiveError:
 
 
 def caller(request: Request, scope: str) -> Caller:
-    """The key from our headers, else from `?key=` (Perspective's way). Codes as Google's own: no key is 403
-    PERMISSION_DENIED, a key we do not know is 400 API_KEY_INVALID, a key without the scope is 403."""
+    """The key from our headers, else from `?key=` (Perspective's way). No key is 401 UNAUTHENTICATED, as on
+    every route here (Google says 403 there; clients only see "not ok"); a key we do not know is 400
+    API_KEY_INVALID and a key without the scope 403 PERMISSION_DENIED, as Google answers them."""
     presented = presented_key(request) or (request.query_params.get("key") or "").strip() or None
     try:
         return check_key(request.app.state.keyring, presented, frozenset({scope}))
     except HTTPException as e:
         if e.status_code == 401 and presented is None:
             raise PerspectiveError(
-                403, "the request is missing a valid API key: send ?key=<key>, X-API-Key or Authorization: Bearer"
+                401, "the request is missing an API key: send ?key=<key>, X-API-Key or Authorization: Bearer"
             ) from None
         if e.status_code == 401:
             raise PerspectiveError(400, "API key not valid; pass a key this service knows", "API_KEY_INVALID") from None
@@ -121,7 +122,12 @@ def comment_text(text: str, limit: int) -> str:
     return text
 
 
-@perspective_router.post("/v1alpha1/comments:analyze")
+# In OpenAPI: the header schemes every keyed route declares; `?key=` is described in the text, not declared
+# as a scheme, since only these two routes take it.
+_OPENAPI = {"security": SECURITY}
+
+
+@perspective_router.post("/v1alpha1/comments:analyze", openapi_extra=_OPENAPI)
 async def analyze(request: Request) -> JSONResponse:
     """Perspective's AnalyzeComment: TOXICITY, SPAM, UNSUBSTANTIAL from the model's calibrated scores. Needs
     the `predict` scope (`?key=` or the usual headers)."""
@@ -166,7 +172,7 @@ def suggested_label(values: dict[str, float]) -> str:
     return "substantive"
 
 
-@perspective_router.post("/v1alpha1/comments:suggestscore")
+@perspective_router.post("/v1alpha1/comments:suggestscore", openapi_extra=_OPENAPI)
 async def suggest_score(request: Request) -> JSONResponse:
     """Perspective's SuggestCommentScore: stored as moderator feedback (`training.fit --feedback` learns from it).
     Needs the `feedback` scope; the moderator recorded is the key's name."""
