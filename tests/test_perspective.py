@@ -115,6 +115,14 @@ def test_drop_unsupported_attributes_drops_them_instead(live: Live):
     assert set(r.json()["attributeScores"]) == {"TOXICITY"}
 
 
+def test_span_annotations_are_answered_without_spans(live: Live):
+    # docs/perspective.md: accepted and answered with summary scores only, as Perspective answers attributes
+    # that have no spans; a refusal would break clients that always ask.
+    r = post(live, ANALYZE, analyze_body(TOXIC, "TOXICITY", spanAnnotations=True))
+    assert r.status_code == 200, r.text
+    assert set(r.json()["attributeScores"]["TOXICITY"]) == {"summaryScore"}
+
+
 def test_a_language_other_than_english_is_400_naming_it(live: Live):
     message = google_error(
         post(live, ANALYZE, analyze_body(CALM, "TOXICITY", languages=["fr"])), 400, "INVALID_ARGUMENT"
