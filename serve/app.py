@@ -26,6 +26,7 @@ from .limits import BodyLimitMiddleware, Message, Receive, Scope, Send
 from .logs import HEADER as REQUEST_ID_HEADER
 from .logs import RequestIdMiddleware
 from .metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from .perspective import PerspectiveError, perspective_error, perspective_router
 from .predict import new_batcher
 from .ratelimit import RateLimitMiddleware
 from .routes import router
@@ -97,6 +98,7 @@ def create_app(
     app.include_router(router)
     app.include_router(admin_router)
     app.include_router(coral_router)
+    app.include_router(perspective_router)  # checks its keys itself: Perspective clients send `?key=`
     app.include_router(data_router)  # scopes are declared on each route (serve/auth.py)
     app.include_router(admin_data_router)
     app.add_api_route(
@@ -130,6 +132,7 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PerspectiveError, perspective_error)
     app.add_exception_handler(Exception, _internal_error)
     return app
 

@@ -180,10 +180,13 @@ def presented_key(request: Request) -> str | None:
 
 def authenticate(request: Request, scopes: frozenset[str]) -> Caller:
     """The caller, if its key holds one of `scopes` (or no keys are configured); else 401 or 403."""
-    keyring: KeyRing = request.app.state.keyring
+    return check_key(request.app.state.keyring, presented_key(request), scopes)
+
+
+def check_key(keyring: KeyRing, presented: str | None, scopes: frozenset[str]) -> Caller:
+    """authenticate, for a key already taken from the request (serve/perspective.py also reads `?key=`)."""
     if keyring.open:
         return OPEN_CALLER
-    presented = presented_key(request)
     challenge = {"WWW-Authenticate": "Bearer"}
     if presented is None:
         raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`", challenge)

@@ -103,8 +103,9 @@ class CopyPasteIndex:
             self._rings[site] = ring
         return ring
 
-    def check_and_add(self, site: str | None, fp: int | None, article: str | None) -> int:
-        """How many earlier fingerprints near-repeat `fp` under an article other than `article`; then add it.
+    def check_and_add(self, site: str | None, fp: int | None, article: str | None, add: bool = True) -> int:
+        """How many earlier fingerprints near-repeat `fp` under an article other than `article`; then add it
+        (unless `add` is False: a comment the client asked us not to store is checked, not remembered).
 
         A comment with no known article (None) counts every earlier near-repeat: it cannot be told apart.
         """
@@ -114,7 +115,8 @@ class CopyPasteIndex:
             ring = self._ring(site or DEFAULT_SITE)
             hits = ring.matches(fp, self.max_distance)
             count = sum(1 for i in hits if article is None or ring.articles[i] != article)
-            ring.add(fp, article)
+            if add:
+                ring.add(fp, article)
         return count
 
     def due_for_prune(self, site: str | None, added: int) -> bool:

@@ -59,6 +59,8 @@ class Item:
     comment: Comment
     article_key: str | None
     notes: list[str] = field(default_factory=list)
+    # False: decide on it, but keep it out of the audit and the copy-paste memory (Perspective's doNotStore).
+    store: bool = True
 
 
 @dataclass
@@ -202,7 +204,7 @@ def decide(services: Services, items: list[Item], rows: list[Any], site_id: str 
         items, proba, relevances, explanations, fingerprints, prepared, strict=True
     ):
         scores = {label: round(float(p), 6) for label, p in zip(labels, row, strict=True)}
-        dupes = services.index.check_and_add(site_id, fp, it.article_key)
+        dupes = services.index.check_and_add(site_id, fp, it.article_key, add=it.store)
         decision = services.policy.decide(scores, site_id, near_duplicates=dupes)
         decision = Decision(
             decision.action, decision.decided, [*decision.reasons, *it.notes], decision.shadow, decision.labels
@@ -215,7 +217,8 @@ def decide(services: Services, items: list[Item], rows: list[Any], site_id: str 
 
 
 def record(services: Services, outcomes: list[Outcome], site_id: str | None, fingerprints: list[int | None]) -> None:
-    """Audit every decision, remember the fingerprints, count; storage failures are absorbed by the guard."""
+    """Audit every decision, remember the fingerprints, count; storage failures are absorbed by the guard.
+    Items with `store` False are counted only."""
     from storage import AuditEntry  # 5A's records; imported here so scoring code does not need a database
 
     policy = services.policy.for_site(site_id)
@@ -235,11 +238,12 @@ def record(services: Services, outcomes: list[Outcome], site_id: str | None, fin
             text=o.item.comment.text if store_text else None,
         )
         for o in outcomes
+        if o.item.store
     ]
     prints = [
         (fp, o.item.article_key or "", o.item.comment_id)
         for o, fp in zip(outcomes, fingerprints, strict=True)
-        if fp is not None
+        if fp is not None and o.item.store
     ]
     site = site_id or DEFAULT_SITE
     services.guard.call("record_decisions", services.store.record_decisions, entries, site, prints, fallback=None)

@@ -1,0 +1,217 @@
+"""Perspective API compatible endpoints, so a client written for Google's Perspective can point at us.
+
+    POST /v1alpha1/comments:analyze       -> `moderate`, the path /v1/predict takes (policy, audit, metrics)
+    POST /v1alpha1/comments:suggestscore  -> a moderator label in the feedback store, as POST /v1/feedback
+
+Every answer from these routes, errors included, is in Google's shape (`{"error": {"code", "message",
+"status"}}`): a Perspective client parses that, not FastAPI's `detail`. The key may come as `?key=`, as
+Perspective clients send it, or in our usual headers. docs/perspective.md has the mapping and what differs.
+"""
+
+import hashlib
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from model.inputs import Comment
+from storage import FeedbackIn
+
+from .auth import FEEDBACK, PREDICT, SECURITY, Caller, check_key, presented_key
+from .perspective_schemas import (
+    ATTRIBUTES,
+    LANGUAGE,
+    NOT_YET,
+    AnalyzeRequest,
+    SuggestRequest,
+    article_of,
+    is_english,
+)
+from .predict import Item, audit_id, moderate
+from .routes import services_for
+from .routes_data import OPEN_MODE_MODERATOR, storage
+
+perspective_router = APIRouter(tags=["perspective"])
+T = TypeVar("T", bound=BaseModel)
+
+# Our status codes -> gRPC status names, as Google's JSON errors carry them.
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    503: "UNAVAILABLE",
+}
+SUGGEST_THRESHOLD = 0.5  # a suggested value at or above this is a "yes" for its label
+_ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+
+
+class PerspectiveError(Exception):
+    """Answered as `{"error": {"code", "message", "status"[, "details"]}}` (see perspective_error)."""
+
+    def __init__(self, code: int, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.reason = code, message, reason
+
+
+async def perspective_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PerspectiveError)
+    error: dict[str, Any] = {"code": exc.code, "message": exc.message, "status": _STATUS.get(exc.code, "UNKNOWN")}
+    if exc.reason:
+        error["details"] = [{"@type": _ERROR_INFO, "reason": exc.reason}]
+    return JSONResponse({"error": error}, status_code=exc.code)
+
+
+def _from_http(e: HTTPException) -> PerspectiveError:
+    detail = e.detail
+    if isinstance(detail, list):  # our 422 lists: keep the messages, not the shape
+        detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
+    return PerspectiveError(400 if e.status_code == 422 else e.status_code, str(detail))
+
+
+def caller(request: Request, scope: str) -> Caller:
+    """The key from our headers, else from `?key=` (Perspective's way). No key is 401 UNAUTHENTICATED, as on
+    every route here (Google says 403 there; clients only see "not ok"); a key we do not know is 400
+    API_KEY_INVALID and a key without the scope 403 PERMISSION_DENIED, as Google answers them."""
+    presented = presented_key(request) or (request.query_params.get("key") or "").strip() or None
+    try:
+        return check_key(request.app.state.keyring, presented, frozenset({scope}))
+    except HTTPException as e:
+        if e.status_code == 401 and presented is None:
+            raise PerspectiveError(
+                401, "the request is missing an API key: send ?key=<key>, X-API-Key or Authorization: Bearer"
+            ) from None
+        if e.status_code == 401:
+            raise PerspectiveError(400, "API key not valid; pass a key this service knows", "API_KEY_INVALID") from None
+        raise _from_http(e) from None
+
+
+async def parse(request: Request, schema: type[T]) -> T:
+    try:
+        return schema.model_validate_json(await request.body())
+    except ValidationError as e:
+        # Field and problem only: the input is not echoed back (it may be a large text or personal data).
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in e.errors())
+        raise PerspectiveError(400, f"invalid request: {problems}") from None
+
+
+def check_languages(languages: list[str]) -> None:
+    others = [code for code in languages if not is_english(code)]
+    if others:
+        raise PerspectiveError(
+            400, f"language {others[0]!r} is not supported; this service scores English only: send ['{LANGUAGE}']"
+        )
+
+
+def unsupported(name: str, supported: list[str]) -> PerspectiveError:
+    later = " not yet:" if name in NOT_YET else ":"
+    return PerspectiveError(
+        400, f"attribute {name} is{later} not supported by this service; supported attributes are {supported}"
+    )
+
+
+def comment_text(text: str, limit: int) -> str:
+    if not text.strip():
+        raise PerspectiveError(400, "comment.text is empty; send the comment's text")
+    if len(text) > limit:
+        raise PerspectiveError(400, f"comment.text has {len(text)} characters; this service takes at most {limit}")
+    return text
+
+
+# In OpenAPI: the header schemes every keyed route declares; `?key=` is described in the text, not declared
+# as a scheme, since only these two routes take it.
+_OPENAPI = {"security": SECURITY}
+
+
+@perspective_router.post("/v1alpha1/comments:analyze", openapi_extra=_OPENAPI)
+async def analyze(request: Request) -> JSONResponse:
+    """Perspective's AnalyzeComment: TOXICITY, SPAM, UNSUBSTANTIAL from the model's calibrated scores. Needs
+    the `predict` scope (`?key=` or the usual headers)."""
+    caller(request, PREDICT)  # before the body is read, like every other route
+    body = await parse(request, AnalyzeRequest)
+    check_languages(body.languages)
+    wanted = {}
+    for name, params in body.requestedAttributes.items():
+        if name in ATTRIBUTES:
+            wanted[name] = params
+        elif not body.dropUnsupportedAttributes:
+            raise unsupported(name, list(ATTRIBUTES))
+    services = services_for(request, _loaded(request))
+    text = comment_text(body.comment.text, services.settings.max_text_chars)
+    title, article = article_of(body.context)
+    # spanAnnotations is accepted and answered without spanScores (docs/perspective.md says why).
+    item = Item(audit_id(None, text), None, Comment(text, title, article), None, store=not body.doNotStore)
+    try:
+        outcome = (await moderate(services, [item], body.communityId, False))[0]
+    except HTTPException as e:
+        raise _from_http(e) from None
+    scores: dict[str, Any] = {}
+    for name, params in wanted.items():
+        label, inverted = ATTRIBUTES[name]
+        value = round(1.0 - outcome.scores[label] if inverted else outcome.scores[label], 6)
+        if params.scoreThreshold is not None and value < params.scoreThreshold:
+            continue  # as Perspective: an attribute under its threshold is left out
+        scores[name] = {"summaryScore": {"value": value, "type": "PROBABILITY"}}
+    answer: dict[str, Any] = {"attributeScores": scores, "languages": [LANGUAGE]}
+    if body.clientToken is not None:
+        answer["clientToken"] = body.clientToken
+    return JSONResponse(answer)
+
+
+def suggested_label(values: dict[str, float]) -> str:
+    """TOXICITY >= 0.5 is toxic, else SPAM >= 0.5 is spam, else substantive. Toxic first when both: a
+    Perspective client's suggestions are about toxicity, and a comment that is both should be learnt as toxic."""
+    if values.get("TOXICITY", 0.0) >= SUGGEST_THRESHOLD:
+        return "toxic"
+    if values.get("SPAM", 0.0) >= SUGGEST_THRESHOLD:
+        return "spam"
+    return "substantive"
+
+
+@perspective_router.post("/v1alpha1/comments:suggestscore", openapi_extra=_OPENAPI)
+async def suggest_score(request: Request) -> JSONResponse:
+    """Perspective's SuggestCommentScore: stored as moderator feedback (`training.fit --feedback` learns from it).
+    Needs the `feedback` scope; the moderator recorded is the key's name."""
+    who = caller(request, FEEDBACK)
+    body = await parse(request, SuggestRequest)
+    check_languages(body.languages)
+    accepted = ["TOXICITY", "SPAM"]  # UNSUBSTANTIAL has no label of its own to learn
+    for name in body.attributeScores:
+        if name not in accepted:
+            raise unsupported(name, accepted)
+    text = comment_text(body.comment.text, request.app.state.settings.max_text_chars)
+    title, article = article_of(body.context)
+    # Stable per community and text, so a comment suggested twice is exported once, with its latest label.
+    digest = hashlib.sha256(f"{body.communityId or ''}|{text}".encode()).hexdigest()[:24]
+    item = FeedbackIn(
+        comment_id=f"perspective:{digest}",
+        text=text,
+        label=suggested_label({k: v.summaryScore.value for k, v in body.attributeScores.items()}),
+        moderator_id=who.name or OPEN_MODE_MODERATOR,
+        article_title=title,
+        article_body=article,
+        site_id=body.communityId,
+    )
+    store = request.app.state.store
+    try:
+        with storage("store the feedback"):
+            await run_in_threadpool(store.add_feedback, item)
+    except HTTPException as e:
+        raise _from_http(e) from None
+    answer: dict[str, Any] = {"detectedLanguages": [LANGUAGE]}
+    if body.languages:
+        answer["requestedLanguages"] = body.languages
+    if body.clientToken is not None:
+        answer["clientToken"] = body.clientToken
+    return JSONResponse(answer)
+
+
+def _loaded(request: Request) -> Any:
+    loaded = request.app.state.holder.current
+    if loaded is None:
+        raise PerspectiveError(503, "no model is loaded; try again once /readyz says ready")
+    return loaded
