@@ -6,8 +6,7 @@
                                      sha256 in the model's description
     models/current                   symlink to the newest complete version
 
-The pickled format (model.joblib + metadata.json) is what training.fit wrote before the portable one, and what
-it still writes for a model with a block that has no portable form (the `public` block of the public recipe):
+The pickled format (model.joblib + metadata.json) is what training.fit wrote before the portable one:
 load_model reads it after checking its sha256 and library versions, and `python -m model.portable export`
 converts it. What both kinds share (ArtifactError, the encoder folder, version names) is in model/modeldir.py.
 
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .checksum import sha256_file
-from .labels import LABELS
+from .labels import check_label_set
 from .modeldir import ENCODER_DIR, ArtifactError, bind_encoder, new_version
 from .portable import MODEL_JSON, PORTABLE_BLOCKS
 from .portable import export as export_portable
@@ -117,7 +116,7 @@ def _save_pickled(estimator: Any, models_dir: Path, final: Path, meta: dict[str,
         meta = {
             "format_version": FORMAT_VERSION,
             **meta,
-            "labels": list(LABELS),
+            "labels": [str(c) for c in estimator.classes_],
             "sha256": sha256_file(tmp / MODEL_FILE),
         }
         _write_json(tmp / METADATA_FILE, meta)
@@ -197,6 +196,12 @@ def _load_pickled(path: Path) -> LoadedModel:
     except Exception as e:  # a truncated or foreign pickle can raise almost anything
         raise ArtifactError(f"{model_file} could not be unpickled ({type(e).__name__}: {e}); retrain it") from e
     _refuse_outdated(estimator, model_file)
+    classes = [str(c) for c in getattr(estimator, "classes_", [])]
+    if classes != list(meta["labels"]):
+        raise ArtifactError(
+            f"{model_file} predicts {classes}, but metadata.json names labels {meta['labels']}; "
+            "the two files are from different models: retrain or restore the artifact"
+        )
     _bind_encoder(estimator, path.resolve())
     return LoadedModel(estimator=estimator, metadata=meta, path=path.resolve())
 
@@ -241,8 +246,10 @@ def _read_pickled_metadata(path: Path) -> dict[str, Any]:
     missing = [k for k in ("version", "labels", "sha256", "libraries") if k not in meta]
     if missing:
         raise ArtifactError(f"{meta_file} lacks {missing}; it was not written by this project's save_model")
-    if tuple(meta["labels"]) != LABELS:
-        raise ArtifactError(f"{meta_file} has labels {meta['labels']}, this code expects {list(LABELS)}; retrain")
+    try:
+        check_label_set(meta["labels"], f"{meta_file} `labels`")
+    except ValueError as e:
+        raise ArtifactError(f"{e}; retrain it with `python -m training.fit`") from None
     return meta
 
 

@@ -23,7 +23,7 @@ from .features import (
     transform_blocks,
 )
 from .inputs import Comment, as_comments
-from .labels import LABELS
+from .labels import LABELS, check_label_set
 
 CommentLike = Comment | str | Mapping[str, object]
 # What C="auto" chooses from, by cross-validated log loss on the training comments.
@@ -31,10 +31,11 @@ AUTO_CS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class CommentClassifier(ClassifierMixin, BaseEstimator):
-    """Labels comments spam / toxic / substantive with probabilities that sum to 1.
+    """Labels comments spam / toxic / substantive (or the `labels` given) with probabilities that sum to 1.
 
     Parameters
     ----------
+    labels : the classes, in predict_proba's column order; every one needs training examples.
     features : names of feature blocks (see model.features.BLOCKS), stacked in this order.
     C : inverse L2 strength of the logistic regression, or "auto": the value of AUTO_CS whose out-of-fold
         logits (the calibration folds, after temperature scaling) have the lowest log loss. The chosen value is
@@ -55,7 +56,9 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
         embedder: Embedder | None = None,
         auxiliary: AuxiliaryDetectors | None = None,
+        labels: tuple[str, ...] = LABELS,
     ) -> None:
+        self.labels = labels
         self.features = features
         self.C = C
         self.calibration_folds = calibration_folds
@@ -107,8 +110,12 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
             blocks,
             self._fit_linear(stack(blocks, comments, normalized), y_idx, self.C_, weights),
         )
-        self.classes_ = np.array(LABELS)
+        self.classes_ = np.array(self._labels())
         return self
+
+    def _labels(self) -> tuple[str, ...]:
+        # A pickle from before `labels` existed was trained on the rubric's labels.
+        return check_label_set(getattr(self, "labels", LABELS), "CommentClassifier(labels=...)")
 
     def _candidate_cs(self) -> tuple[float, ...]:
         if self.C == "auto":
@@ -120,14 +127,15 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
     def _encode(self, y: Sequence[str], n: int) -> np.ndarray:
         if len(y) != n:
             raise ValueError(f"X has {n} comments but y has {len(y)} labels; they must match")
-        index = {label: i for i, label in enumerate(LABELS)}
+        labels = self._labels()
+        index = {label: i for i, label in enumerate(labels)}
         unknown = sorted({str(v) for v in y if v not in index})
         if unknown:
-            raise ValueError(f"unknown label(s) {unknown}; expected one of {list(LABELS)}")
+            raise ValueError(f"unknown label(s) {unknown}; expected one of {list(labels)}")
         y_idx = np.array([index[v] for v in y])
-        missing = [label for i, label in enumerate(LABELS) if not (y_idx == i).any()]
+        missing = [label for i, label in enumerate(labels) if not (y_idx == i).any()]
         if missing:
-            raise ValueError(f"training data has no examples of {missing}; every label in {list(LABELS)} needs some")
+            raise ValueError(f"training data has no examples of {missing}; every label in {list(labels)} needs some")
         return y_idx
 
     def _fit_blocks(self, comments: list[Comment], normalized: list[str]) -> list[FeatureBlock]:
@@ -160,11 +168,12 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
                 )
             splits = StratifiedKFold(folds, shuffle=True, random_state=self.random_state).split(comments, y_idx)
         fold_indices = list(splits)
-        logits = {c: np.zeros((len(comments), len(LABELS))) for c in candidates}
+        n_labels = len(self._labels())
+        logits = {c: np.zeros((len(comments), n_labels)) for c in candidates}
         for done, (train, val) in enumerate(fold_indices, start=1):
             tr_c = [comments[i] for i in train]
             tr_n = [normalized[i] for i in train]
-            if len(np.unique(y_idx[train])) < len(LABELS):
+            if len(np.unique(y_idx[train])) < n_labels:
                 raise ValueError("a calibration fold lacks a label; add more comments of every label or fewer folds")
             blocks = self._fit_blocks(tr_c, tr_n)
             train_matrix = stack(blocks, tr_c, tr_n)
@@ -240,7 +249,7 @@ class CommentClassifier(ClassifierMixin, BaseEstimator):
         for row in matrix:
             cols, vals = row.indices, row.data
             per_label = {}
-            for k, label in enumerate(LABELS):
+            for k, label in enumerate(self.classes_.tolist()):
                 contrib = vals * coef[k, cols]
                 order = np.argsort(-contrib)[:top_k]
                 per_label[label] = [(names[cols[i]], round(float(contrib[i]), 4)) for i in order if contrib[i] > 0]

@@ -1,16 +1,18 @@
 """Moderation policy: turn a comment's scores into an action (approve / hold / reject) with reasons.
 
 Pure logic over a TOML file (see policies/default.toml): serving, batch scoring and evaluation reports
-all decide the same way from the same file.
+all decide the same way from the same file. Thresholds name the model's labels; whoever pairs a policy
+with a model calls `check_labels`, so a threshold for a label the model lacks is refused, not ignored.
 """
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from .labels import LABELS, SUBSTANTIVE
+from .labels import LABEL_PATTERN, LABEL_RULE, SUBSTANTIVE
 
 APPROVE, HOLD, REJECT = "approve", "hold", "reject"
 ACTIONS = (APPROVE, HOLD, REJECT)
@@ -47,6 +49,21 @@ class Policy:
     # Hold a comment that near-repeats this many earlier comments under other articles (0: never).
     # 2 means the third paste of the same text is held, whatever its scores say.
     duplicates_hold_at: int = 2
+
+    def threshold_labels(self) -> set[str]:
+        """Every label a threshold names, in the base policy or a site's."""
+        return set(self.thresholds).union(*(site.thresholds for site in self.sites.values()))
+
+    def check_labels(self, model_labels: Sequence[str], model_name: str = "the model", origin: str = "policy") -> None:
+        """Refuse (PolicyError) a policy with thresholds for labels the model does not predict: they would
+        never fire, and the comments they were meant to hold would be approved without a word."""
+        missing = sorted(self.threshold_labels() - set(model_labels))
+        if missing:
+            raise PolicyError(
+                f"{origin} (version {self.version!r}) has thresholds for {missing}, but {model_name} predicts "
+                f"{list(model_labels)}; remove those thresholds (or rename them to the model's labels), "
+                "or serve a model trained with those labels"
+            )
 
     def for_site(self, site_id: str | None) -> "Policy":
         return self.sites.get(site_id, self) if site_id else self
@@ -122,9 +139,10 @@ def _parse_level(raw: dict[str, Any], origin: str, parent: Policy | None) -> Pol
         raise PolicyError(f"{origin}: `shadow` must be true or false, found {shadow!r}")
     thresholds = dict(parent.thresholds) if parent else {}
     for label, conf in raw.get("thresholds", {}).items():
-        if label not in LABELS or label == SUBSTANTIVE:
+        if not LABEL_PATTERN.fullmatch(label) or label == SUBSTANTIVE:
             raise PolicyError(
-                f"{origin}: thresholds for {label!r}; expected labels among {[x for x in LABELS if x != SUBSTANTIVE]}"
+                f"{origin}: thresholds for {label!r}; expected a label the model predicts ({LABEL_RULE}), "
+                f"other than {SUBSTANTIVE!r}, which is the label comments are kept under"
             )
         merged = {**(thresholds[label].__dict__ if label in thresholds else {}), **conf}
         bad = {

@@ -33,6 +33,7 @@ from .routes import router
 from .routes_admin import admin_router
 from .routes_data import admin_data_router, data_router
 from .settings import Settings
+from .state import fits_policy
 from .version import package_version
 from .warm import WarmModelHolder, settle_heap, warm_up
 
@@ -48,7 +49,8 @@ def create_app(
     `python -m serve --workers N` passes what tells the parent, so the other workers reload too
     (serve/workers.py). Nothing by default.
 
-    Bad configuration (policy file, API keys, open mode on a public address) fails here, before serving.
+    Bad configuration (policy file, thresholds for labels the model lacks, API keys, open mode on a public
+    address) fails here, before serving.
     """
     settings = settings or Settings()
     holder = WarmModelHolder(settings.model_dir, loaded)
@@ -56,13 +58,16 @@ def create_app(
     keyring = load_keyring(settings)
     check_open_mode(keyring, settings)
     policy = load_policy(settings.policy_file)
+    fits = fits_policy(policy, settings.policy_file)
+    if loaded is not None:
+        fits(loaded)  # a policy threshold for a label the model lacks is refused here, before serving
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.embedding_threads:
             set_threads(settings.embedding_threads)  # before the warm-up, which starts the runtime
         if holder.current is None:
-            holder.load()  # raises ArtifactError: a service without a model must not start
+            holder.load(fits)  # raises ArtifactError or PolicyError: a service without a model must not start
         else:
             warm_up(holder.current)
         # Only a bad URL or a schema newer than this code stops the start (StorageError names it); a

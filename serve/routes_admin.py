@@ -12,6 +12,7 @@ from model.policy import PolicyError, load_policy
 
 from .auth import AdminScope, AuthFirstRoute
 from .schemas import ErrorResponse
+from .state import fits_policy
 from .warm import settle_heap
 
 log = logging.getLogger("serve.admin")
@@ -57,7 +58,7 @@ def reload_state(state: Any) -> dict[str, Any]:
     old = state.holder.current
     try:
         policy = load_policy(state.settings.policy_file)
-        loaded = state.holder.load()
+        loaded = state.holder.load(fits_policy(policy, state.settings.policy_file))
     except (ArtifactError, PolicyError) as e:
         state.metrics.reloads.labels(outcome="failed").inc()
         log.error("reload failed, still serving %s: %s", old.version if old else None, e)

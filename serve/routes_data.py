@@ -19,11 +19,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 from starlette.convertors import Convertor, register_url_convertor
 
-from model.labels import LABELS, check_label
+from model.artifact import LoadedModel
+from model.labels import LABEL_PATTERN, LABEL_RULE, LABELS
 from storage import AuditEntry, FeedbackIn, StorageError, Store
 from storage.export import training_rows
 
 from .auth import ADMIN, ArticlesRead, ArticlesWrite, AuthFirstRoute, Caller, FeedbackScope, require
+from .routes import ModelDep
 from .schemas import (
     ID_PATTERN,
     MAX_BODY_CHARS,
@@ -181,8 +183,10 @@ class FeedbackRequest(Strict):
     text: str = Field(..., min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"\S")
     label: str = Field(
         ...,
-        description=f"the correct label: one of {', '.join(LABELS)}",
-        json_schema_extra={"enum": list(LABELS)},
+        max_length=64,
+        description="the correct label: one of the serving model's labels (`labels` in GET /v1/model; "
+        f"the shipped model's are {', '.join(LABELS)})",
+        examples=list(LABELS),
     )
     moderator_id: Id | None = Field(
         None,
@@ -197,8 +201,12 @@ class FeedbackRequest(Strict):
 
     @field_validator("label")
     @classmethod
-    def known_label(cls, value: str) -> str:
-        return check_label(value)
+    def label_shape(cls, value: str) -> str:
+        # Which labels are known depends on the serving model: the route checks that (known_label).
+        label = value.strip().lower()
+        if not LABEL_PATTERN.fullmatch(label):
+            raise ValueError(f"not a label: a label is {LABEL_RULE}")
+        return label
 
     @model_validator(mode="after")
     def has_article(self) -> "FeedbackRequest":
@@ -218,9 +226,10 @@ class FeedbackCreated(BaseModel):
     status_code=201,
     responses={422: {"model": ErrorResponse, "description": "invalid field or unknown article_id"}, **_400, **_503},
 )
-def post_feedback(body: FeedbackRequest, store: StoreDep, caller: FeedbackScope) -> FeedbackCreated:
+def post_feedback(body: FeedbackRequest, store: StoreDep, caller: FeedbackScope, loaded: ModelDep) -> FeedbackCreated:
     """Record a moderator's correct label for a comment, under the API key's name. Needs the `feedback`
     scope. Stored (and durable) before the 201 is sent."""
+    known_label(body.label, loaded)
     moderator = moderator_of(caller, body.moderator_id)
     with storage("store the feedback"):
         if body.article is not None:
@@ -251,6 +260,24 @@ def post_feedback(body: FeedbackRequest, store: StoreDep, caller: FeedbackScope)
             site_id=body.site_id,
         )
         return FeedbackCreated(id=store.add_feedback(item))
+
+
+def known_label(label: str, loaded: LoadedModel) -> str:
+    """`label` if the serving model predicts it, else a 422 naming its labels: feedback under a label no
+    model here was trained on would be refused by training.fit later, far from whoever sent it."""
+    labels = list(loaded.metadata["labels"])
+    if label not in labels:
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": ["body", "label"],
+                    "msg": f"unknown label; the serving model predicts {', '.join(labels)}",
+                    "type": "value_error",
+                }
+            ],
+        )
+    return label
 
 
 def moderator_of(caller: Caller, claimed: str | None) -> str:

@@ -8,6 +8,7 @@ of that to a moment where a failure stops the start or is a 409 that keeps the o
 """
 
 import gc
+from collections.abc import Callable
 
 from model.artifact import ArtifactError, LoadedModel, load_model
 from model.inputs import Comment
@@ -46,9 +47,11 @@ def settle_heap() -> None:
 class WarmModelHolder(ModelHolder):
     """ModelHolder whose load() warms the new model up before swapping it in."""
 
-    def load(self) -> LoadedModel:
+    def load(self, accept: Callable[[LoadedModel], None] | None = None) -> LoadedModel:
         with self._lock:
             loaded = load_model(self.model_dir)
+            if accept is not None:
+                accept(loaded)
             warm_up(loaded)
             self._current = loaded  # one reference assignment: requests in flight keep the old model
             return loaded

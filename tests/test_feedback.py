@@ -14,10 +14,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from model.artifact import read_metadata
+from model.artifact import LoadedModel, read_metadata
 from serve.auth import KeyRing
 from serve.routes_data import admin_data_router, data_router
 from serve.settings import Settings
+from serve.state import ModelHolder
 from storage import AuditEntry, FeedbackIn, Store
 from tests.conftest import ROOT, TINY, free_port
 from training import export_feedback as export_module
@@ -31,9 +32,10 @@ ARTICLE = {
 }
 
 
-def make_app(store: Store | None) -> FastAPI:
+def make_app(store: Store | None, loaded: LoadedModel) -> FastAPI:
     app = FastAPI()
     app.state.store = store
+    app.state.holder = ModelHolder(loaded.path, loaded)  # feedback labels are checked against its labels
     app.state.keyring = KeyRing(())  # no keys: open mode (tests/test_auth.py covers keys and scopes)
     app.include_router(data_router)
     app.include_router(admin_data_router)
@@ -53,8 +55,8 @@ def store(db_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture()
-def api(store: Store) -> Iterator[TestClient]:
-    with TestClient(make_app(store)) as client:
+def api(store: Store, tiny_loaded: LoadedModel) -> Iterator[TestClient]:
+    with TestClient(make_app(store, tiny_loaded)) as client:
         yield client
 
 
@@ -228,7 +230,12 @@ def test_bad_feedback_is_422_naming_the_field(api: TestClient, store: Store, ove
 def test_unknown_label_message_lists_the_labels(api: TestClient) -> None:
     api.put("/v1/articles/a1", json=ARTICLE)
     response = api.post("/v1/feedback", json=feedback_body(label="rude"))
-    assert "expected one of spam, toxic, substantive" in response.json()["detail"][0]["msg"]
+    assert response.status_code == 422
+    error = response.json()["detail"][0]
+    assert error["loc"] == ["body", "label"]
+    assert error["msg"] == "unknown label; the serving model predicts spam, toxic, substantive"
+    not_a_label = api.post("/v1/feedback", json=feedback_body(label="Rude!"))
+    assert "a label is lower-case letters" in not_a_label.json()["detail"][0]["msg"]
 
 
 def test_feedback_without_any_article_is_422(api: TestClient) -> None:
@@ -290,18 +297,18 @@ def test_audit_route_lists_one_comment(api: TestClient, store: Store) -> None:
 # Storage failures
 
 
-def test_no_store_configured_is_503() -> None:
-    with TestClient(make_app(None)) as client:
+def test_no_store_configured_is_503(tiny_loaded: LoadedModel) -> None:
+    with TestClient(make_app(None, tiny_loaded)) as client:
         response = client.get("/v1/articles/a1")
     assert response.status_code == 503
     assert "database_url" in response.json()["detail"]
 
 
-def test_read_only_database_is_503_not_500(tmp_path: Path, store: Store, db_url: str) -> None:
+def test_read_only_database_is_503_not_500(tmp_path: Path, store: Store, db_url: str, tiny_loaded: LoadedModel) -> None:
     store.put_article("a1", "T", "B", "")
     path = db_url.removeprefix("sqlite:///")
     read_only = Store(f"sqlite:///file:{path}?mode=ro&uri=true")
-    with TestClient(make_app(read_only)) as client:
+    with TestClient(make_app(read_only, tiny_loaded)) as client:
         assert client.get("/v1/articles/a1").status_code == 200
         response = client.post("/v1/feedback", json=feedback_body())
     read_only.close()
@@ -313,7 +320,7 @@ def test_read_only_database_is_503_not_500(tmp_path: Path, store: Store, db_url:
 # A real server, killed without warning
 
 
-def test_feedback_acknowledged_by_a_real_server_survives_kill_9(db_url: str) -> None:
+def test_feedback_acknowledged_by_a_real_server_survives_kill_9(db_url: str, tiny_model_dir: Path) -> None:
     port = free_port()
     script = (  # the same app as make_app, built without importing this module's training imports
         "import uvicorn\n"
@@ -321,8 +328,11 @@ def test_feedback_acknowledged_by_a_real_server_survives_kill_9(db_url: str) -> 
         "from serve.auth import KeyRing\n"
         "from storage import Store\n"
         "from serve.routes_data import admin_data_router, data_router\n"
+        "from serve.state import ModelHolder\n"
+        "from model.artifact import load_model\n"
         "app = FastAPI()\n"
         f"app.state.store = Store({db_url!r})\n"
+        f"app.state.holder = ModelHolder({str(tiny_model_dir)!r}, load_model({str(tiny_model_dir)!r}))\n"
         "app.state.keyring = KeyRing(())\n"
         "app.include_router(data_router)\n"
         "app.include_router(admin_data_router)\n"

@@ -83,7 +83,8 @@ def test_copy_paste_holds_from_the_third_paste():
         ({**SITES, "copypaste": {"hold_at": -1}}, "copypaste.hold_at must be an integer >= 0"),
         ({**SITES, "copypaste": {"hold": 2}}, "[copypaste] takes only `hold_at`"),
         ({**SITES, "thresholds": {"toxic": {"hold": 0.9, "reject": 0.5}}}, "thresholds.toxic.hold (0.9) is above"),
-        ({**SITES, "thresholds": {"insult": {"hold": 0.5, "reject": 0.9}}}, "thresholds for 'insult'"),
+        ({**SITES, "thresholds": {"Insult!": {"hold": 0.5, "reject": 0.9}}}, "thresholds for 'Insult!'"),
+        ({**SITES, "thresholds": {"substantive": {"hold": 0.5, "reject": 0.9}}}, "thresholds for 'substantive'"),
         ({**SITES, "shadw": True}, "unknown key(s) ['shadw']"),
     ],
 )
@@ -104,3 +105,11 @@ def test_simhash_is_pinned_so_stored_fingerprints_keep_matching() -> None:
     text = "Very informative post. Looking forward to more content like this from your team."
     assert simhash(text) == 12698631595639104499
     assert simhash("Thanks, great read!") is None, "too short to fingerprint"
+
+
+def test_thresholds_for_a_label_the_model_lacks_are_refused_not_ignored():
+    policy = parse_policy({**SITES, "sites": {"a.example": {"thresholds": {"offtopic": {"hold": 0.5, "reject": 0.9}}}}})
+    assert policy.threshold_labels() == {"spam", "toxic", "offtopic"}
+    policy.check_labels(["spam", "toxic", "substantive", "offtopic"])  # a model with that label: accepted
+    with pytest.raises(PolicyError, match=re.escape("site.toml (version 'v7') has thresholds for ['offtopic']")):
+        policy.check_labels(["spam", "toxic", "substantive"], "model m1", "site.toml")

@@ -243,8 +243,8 @@ def test_export_command_reports_the_folder_size(tiny_pickled_dir: Path, tmp_path
 def test_a_block_without_a_portable_form_is_refused() -> None:
     from types import SimpleNamespace
 
-    estimator = SimpleNamespace(blocks_=[SimpleNamespace(name="public")])
-    with pytest.raises(ArtifactError, match=r"feature block 'public' cannot be exported to a portable model"):
+    estimator = SimpleNamespace(blocks_=[SimpleNamespace(name="mystery")])
+    with pytest.raises(ArtifactError, match=r"feature block 'mystery' cannot be exported to a portable model"):
         describe(estimator)
 
 

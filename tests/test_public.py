@@ -127,3 +127,25 @@ def test_public_recipe_artifact_names_its_datasets(public: Path, tmp_path: Path)
     assert all(s["licence"] for s in meta["public_data"]["sets"])
     proba = loaded.estimator.predict_proba(["buy cheap followers at http://spam.example"])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (path / "model.json").is_file() and not (path / "model.joblib").exists()  # portable, no pickle
+
+
+@pytest.mark.slow  # fits the detectors on the public datasets
+def test_the_public_block_scores_the_same_exported(public: Path, tmp_path: Path) -> None:
+    """The detectors written as arrays give the logits scikit-learn gives, and the model the same scores."""
+    from model.classifier import CommentClassifier
+    from model.portable import export, load
+    from training.data import load_labelled
+
+    detectors, _ = fit_detectors(public, Embedder(), max_rows=150)
+    data = load_labelled([str(TINY)])
+    features = ("word", "char", "signals", "public")
+    estimator = CommentClassifier(
+        features=features, calibration_folds=3, embedder=detectors.embedder, auxiliary=detectors
+    )
+    estimator.fit(data.comments(), data.labels())
+    portable = load(export(estimator, {"name": "public-test"}, tmp_path / "model"))
+    texts = ["check out my channel and subscribe!!! http://x.co", "you stupid pathetic idiot", "The vote was 5-2.", ""]
+    block = next(b for b in portable.blocks_ if b.name == "public")
+    np.testing.assert_allclose(block.transform([], texts), detectors.decision(texts), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(portable.predict_proba(texts), estimator.predict_proba(texts), rtol=0, atol=1e-6)

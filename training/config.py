@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from model.embeddings import TRUNCATIONS, EmbedderConfig
+from model.labels import LABELS, check_label_set
 
 
 @dataclass
@@ -14,6 +15,10 @@ class TrainConfig:
     data: list[str] = field(default_factory=lambda: ["data"])
     out: str = "models"
     name: str = "comment-moderation"
+    # The classes the model predicts, in its column order. The rubric's three by default; a site that
+    # moderates more (say "offtopic") lists its own, and every row's label must be one of them. The
+    # label set is saved with the model: the service, policy and feedback take it from there.
+    labels: list[str] = field(default_factory=lambda: list(LABELS))
     seed: int = 0
     # Share of articles held out to measure the model; by article so no article is on both sides.
     test_size: float = 0.2
@@ -102,6 +107,10 @@ class TrainConfig:
             ):
                 raise ValueError(f"{origin}: {key} must be {type(default).__name__}, found {value!r}")
             merged[key] = value
+        try:
+            merged["labels"] = list(check_label_set(merged["labels"], f"{origin}: labels"))
+        except ValueError as e:
+            raise ValueError(f'{e} (e.g. labels = ["spam", "toxic", "substantive", "offtopic"])') from None
         if not 0.0 < float(merged["test_size"]) < 1.0:
             raise ValueError(f"{origin}: test_size must be between 0 and 1, found {merged['test_size']}")
         if merged["embedding_precision"] not in ("fp32", "int8"):

@@ -55,6 +55,7 @@ class LabelledData:
     fingerprint: str
     sources: list[str]
     skipped: Counter = field(default_factory=Counter)
+    label_names: tuple[str, ...] = LABELS  # the labels rows were checked against, in the model's order
 
     def comments(self) -> list[Comment]:
         return [r.comment() for r in self.rows]
@@ -67,13 +68,17 @@ class LabelledData:
 
     def label_counts(self) -> dict[str, int]:
         counts = Counter(self.labels())
-        return {label: counts.get(label, 0) for label in LABELS}
+        return {label: counts.get(label, 0) for label in self.label_names}
 
 
 def load_labelled(
-    paths: list[str | Path], skip_invalid: bool = False, articles: str | Path | None = None
+    paths: list[str | Path],
+    skip_invalid: bool = False,
+    articles: str | Path | None = None,
+    labels: tuple[str, ...] = LABELS,
 ) -> LabelledData:
-    """Load and validate every path; raise DataError on the first bad row unless `skip_invalid`."""
+    """Load and validate every path; raise DataError on the first bad row unless `skip_invalid`. A row's
+    label must be one of `labels` (the training config's; the rubric's three by default)."""
     if not paths:
         raise DataError("no training data given; pass --data FILE (CSV or JSONL with columns text,label)")
     rows: list[Row] = []
@@ -87,14 +92,16 @@ def load_labelled(
                 index.update(_load_articles(Path(source).parent / "articles.jsonl", digest))
             for record, loc in zip(records, where, strict=True):
                 try:
-                    rows.append(_validate(record, index, f"{source}, {loc}", default_id=f"{Path(source).stem}-{loc}"))
+                    rows.append(_validate(record, index, f"{source}, {loc}", f"{Path(source).stem}-{loc}", labels))
                 except DataError as e:
                     if not skip_invalid:
                         raise
                     skipped[e.reason] += 1
     if not rows:
         raise DataError(f"no valid rows in {', '.join(map(str, paths))}; check the files have text and label columns")
-    return LabelledData(rows=rows, fingerprint=digest.hexdigest(), sources=[str(p) for p in paths], skipped=skipped)
+    return LabelledData(
+        rows=rows, fingerprint=digest.hexdigest(), sources=[str(p) for p in paths], skipped=skipped, label_names=labels
+    )
 
 
 def _read_source(path: str, digest: Any) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
@@ -193,7 +200,13 @@ def _load_articles(path: Path, digest: Any) -> dict[str, dict[str, str]]:
     return index
 
 
-def _validate(record: dict[str, Any], articles: dict[str, dict[str, str]], where: str, default_id: str) -> Row:
+def _validate(
+    record: dict[str, Any],
+    articles: dict[str, dict[str, str]],
+    where: str,
+    default_id: str,
+    labels: tuple[str, ...] = LABELS,
+) -> Row:
     missing = [c for c in REQUIRED if c not in record]
     if missing:
         raise DataError(
@@ -214,9 +227,11 @@ def _validate(record: dict[str, Any], articles: dict[str, dict[str, str]], where
             f"{where}: text has {len(text)} characters, over {MAX_TEXT_CHARS}; trim it or drop the row",
             reason=f"text over {MAX_TEXT_CHARS} characters",
         )
-    if not isinstance(label, str) or label.strip().lower() not in LABELS:
+    if not isinstance(label, str) or label.strip().lower() not in labels:
         raise DataError(
-            f"{where}: unknown label {label!r}; expected one of {', '.join(LABELS)}", reason="unknown label"
+            f"{where}: unknown label {label!r}; expected one of {', '.join(labels)} (to train other labels, "
+            "list them in the training config: `labels = [...]` or --labels)",
+            reason="unknown label",
         )
     article_id = _opt_str(record.get("article_id"))
     article = articles.get(article_id, {}) if article_id else {}

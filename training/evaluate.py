@@ -37,7 +37,10 @@ def score(loaded: LoadedModel, rows: list[Row], desc: str = "scoring", batch: in
     """Probabilities in LABELS column order, scored in batches under a progress bar."""
     classes = [str(c) for c in getattr(loaded.estimator, "classes_", LABELS)]
     if sorted(classes) != sorted(LABELS):
-        raise ArtifactError(f"{loaded.path}: model predicts {classes}; expected the labels {list(LABELS)}")
+        raise ArtifactError(
+            f"{loaded.path}: model predicts {classes}; evaluation reports are built for the rubric's labels "
+            f"{list(LABELS)} so far. Score other labels with `python -m training.score` and compare by hand"
+        )
     order = [classes.index(label) for label in LABELS]
     out = np.zeros((len(rows), len(LABELS)))
     with tqdm(total=len(rows), desc=desc, unit="comment", file=sys.stderr) as bar:
@@ -68,6 +71,7 @@ def evaluate(
     baseline = load_model(baseline_dir) if baseline_dir else None
     policy_path = Path(policy_file) if policy_file else DEFAULT_POLICY_FILE
     policy = load_policy(policy_path)
+    policy.check_labels(loaded.metadata["labels"], f"model {loaded.version}", f"policy file {policy_path}")
     labelled = load_labelled(data, skip_invalid=skip_invalid, articles=articles)
     log(f"loaded {len(labelled.rows)} comments from {', '.join(data)}: {labelled.label_counts()}")
     if labelled.skipped:

@@ -22,6 +22,7 @@ from model.classifier import CommentClassifier
 from model.embeddings import Embedder, EmbeddingError
 from model.features import normalize_all
 from model.inputs import Comment
+from model.labels import LABELS
 from model.modeldir import ENCODER_DIR
 from storage import StorageError
 
@@ -50,6 +51,7 @@ def build_estimator(
         random_state=config.seed,
         embedder=embedder,
         auxiliary=auxiliary,
+        labels=tuple(config.labels),
     )
 
 
@@ -82,6 +84,13 @@ def load_real_for(config: TrainConfig) -> tuple[RealSet | None, RealSet | None, 
     if not public.is_dir():
         log(f"real comments: MISSING, {public} not found; training on {', '.join(config.data)} alone")
         return None, None, {"used": False, "why": f"{public} not found"}
+    lacking = [label for label in LABELS if label not in config.labels]
+    if lacking:
+        raise DataError(
+            f"the real comments ({config.real_labels}) are labelled {list(LABELS)} by our rubric, but this "
+            f"model's labels {config.labels} lack {lacking}; train on your own data alone with --no-real "
+            '(real = ""), or add those labels'
+        )
     real = load_real(public, Path(config.real_labels), tuple(config.real_exclude))
     train = real.where(tuple(config.real_splits))
     dev = real.where(("dev",))
@@ -126,7 +135,7 @@ def train(config: TrainConfig, progress: bool = False) -> Path:
     """
     started = time.perf_counter()
     _check_default_data(config)
-    data = load_labelled(config.data, skip_invalid=config.skip_invalid)
+    data = load_labelled(config.data, skip_invalid=config.skip_invalid, labels=tuple(config.labels))
     log(f"loaded {len(data.rows)} comments from {', '.join(config.data)}: {data.label_counts()}")
     if data.skipped:
         log(
@@ -220,12 +229,12 @@ def _fit_and_save(
     _fit(estimator, X, y, groups, _weights(weights), progress, "calibration folds")
     if estimator.c_search_:
         log(f"C=auto: cross-validated log loss {estimator.c_search_}; chose C={estimator.C_}")
-    held_out = classification_metrics(y_test, estimator.predict_proba(X_test))
+    held_out = classification_metrics(y_test, estimator.predict_proba(X_test), tuple(config.labels))
     log("held-out metrics (articles unseen in training):\n" + format_metrics(held_out))
     metrics: dict[str, Any] = {"held_out": held_out, "split": "by article", "test_size": config.test_size}
     if real_dev is not None and real_dev.comments:
         dev_X, dev_y, _ = _real_rows(real_dev)
-        metrics["real_dev"] = classification_metrics(dev_y, estimator.predict_proba(dev_X))
+        metrics["real_dev"] = classification_metrics(dev_y, estimator.predict_proba(dev_X), tuple(config.labels))
         log("real comments, dev split (never trained on):\n" + format_metrics(metrics["real_dev"]))
 
     if config.refit_full:
@@ -288,8 +297,8 @@ def _fit_and_save(
     portable = can_be_portable(config.features)
     if not portable:
         log(
-            "the `public` block has no portable form yet: writing the pickled format (model.joblib), which needs "
-            "scikit-learn of the same minor version to load"
+            f"features {config.features} include a block with no portable form: writing the pickled format "
+            "(model.joblib), which needs scikit-learn of the same minor version to load"
         )
     path = save_model(estimator, Path(config.out), metadata, files=files, portable=portable)
     log(f"wrote {path} (models/current -> {path.name}) in {time.perf_counter() - started:.0f}s")
@@ -337,6 +346,12 @@ def parse_args(argv: list[str] | None, prog: str = "python -m training.fit") -> 
         help="folder of the public datasets whose rubric-labelled comments (data/real/labels.csv) are trained on "
         "(default ../shared/data/public); --no-real trains on --data alone",
     )
+    parser.add_argument(
+        "--labels",
+        metavar="A,B,C",
+        help="the labels to train, comma-separated, in column order (default spam,toxic,substantive); "
+        "every row's label must be one of them",
+    )
     parser.add_argument("--no-real", action="store_true", help="train on --data alone, no real public comments")
     parser.add_argument(
         "--skip-invalid", action="store_true", help="drop invalid rows (and report them) instead of stopping"
@@ -357,6 +372,8 @@ def parse_args(argv: list[str] | None, prog: str = "python -m training.fit") -> 
     args = parser.parse_args(argv)
     config = TrainConfig.from_toml(args.config) if args.config else TrainConfig()
     overrides = {k: v for k, v in {"data": args.data, "out": args.out, "seed": args.seed}.items() if v is not None}
+    if args.labels:
+        overrides["labels"] = [x.strip() for x in args.labels.split(",")]
     if args.public:
         overrides["public"] = args.public
     if args.no_real:

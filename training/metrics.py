@@ -1,5 +1,6 @@
 """Held-out metrics shared by training and evaluation: per label precision, recall, F1, ROC-AUC."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -8,13 +9,13 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, r
 from model.labels import LABELS
 
 
-def classification_metrics(y_true: list[str], proba: np.ndarray) -> dict[str, Any]:
-    """Metrics for labels `y_true` given probabilities with columns in LABELS order."""
+def classification_metrics(y_true: list[str], proba: np.ndarray, labels: Sequence[str] = LABELS) -> dict[str, Any]:
+    """Metrics for labels `y_true` given probabilities with columns in `labels` order (the model's)."""
     y = np.array(y_true)
-    pred = np.array(LABELS)[proba.argmax(axis=1)]
-    precision, recall, f1, support = precision_recall_fscore_support(y, pred, labels=list(LABELS), zero_division=0)
+    pred = np.array(labels)[proba.argmax(axis=1)]
+    precision, recall, f1, support = precision_recall_fscore_support(y, pred, labels=list(labels), zero_division=0)
     per_label = {}
-    for k, label in enumerate(LABELS):
+    for k, label in enumerate(labels):
         positives = y == label
         auc = float(roc_auc_score(positives, proba[:, k])) if 0 < positives.sum() < len(y) else None
         per_label[label] = {
@@ -30,9 +31,9 @@ def classification_metrics(y_true: list[str], proba: np.ndarray) -> dict[str, An
         "macro_f1": float(np.mean(f1)),
         "per_label": per_label,
         "confusion_matrix": {
-            "labels": list(LABELS),
+            "labels": list(labels),
             "rows_are": "true label",
-            "matrix": confusion_matrix(y, pred, labels=list(LABELS)).tolist(),
+            "matrix": confusion_matrix(y, pred, labels=list(labels)).tolist(),
         },
     }
 

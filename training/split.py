@@ -3,8 +3,6 @@
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit
 
-from model.labels import LABELS
-
 from .data import LabelledData
 
 
@@ -17,6 +15,6 @@ def split_by_article(data: LabelledData, test_size: float, seed: int) -> tuple[n
     for attempt in range(20):
         splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed + attempt)
         train, test = next(splitter.split(labels, labels, groups))
-        if all(set(labels[idx]) >= set(LABELS) for idx in (train, test)):
+        if all(set(labels[idx]) >= set(data.label_names) for idx in (train, test)):
             return train, test
     return train, test

@@ -166,7 +166,56 @@ class RelevanceBlock:
         return [f"relevance:{n}" for n in RELEVANCE_NAMES]
 
 
-Block = TfidfBlock | ScaledBlock | EmbeddingBlock | RelevanceBlock
+class PublicBlock:
+    """The "public" block: the logit of each detector the public recipe trained (model/auxiliary.py), each a
+    binary logistic regression over [char n-gram tf-idf | embedding_scale x the sentence embedding]."""
+
+    name = "public"
+
+    def __init__(self, spec: Mapping[str, Any], arrays: Mapping[str, np.ndarray], embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.kinds = [str(k) for k in spec["kinds"]]
+        self.scale = float(spec["embedding_scale"])
+        self.vectorizers = {}
+        self.weights = {}
+        for kind in self.kinds:
+            prefix = f"public.{kind}"
+            vectorizer = TfidfBlock(prefix, spec["detectors"][kind], arrays[f"{prefix}.terms"], arrays[f"{prefix}.idf"])
+            coef, intercept = arrays[f"{prefix}.coef"], arrays[f"{prefix}.intercept"]
+            if coef.shape[0] != 1 or coef.shape[1] <= vectorizer.columns or intercept.shape != (1,):
+                raise ArtifactError(
+                    f"block 'public': detector {kind!r} has coefficients {coef.shape} and intercept {intercept.shape}, "
+                    f"expected (1, {vectorizer.columns} + the embedding's size) and (1,)"
+                )
+            self.vectorizers[kind], self.weights[kind] = vectorizer, (coef, float(intercept[0]))
+
+    @property
+    def columns(self) -> int:
+        return len(self.kinds)
+
+    def transform(self, comments: list[Comment], normalized: list[str]) -> np.ndarray:
+        embedded = self.scale * self.embedder.embed(normalized)
+        out = np.zeros((len(normalized), self.columns))
+        for k, kind in enumerate(self.kinds):
+            vectorizer, (coef, intercept) = self.vectorizers[kind], self.weights[kind]
+            n_terms = vectorizer.columns
+            if embedded.shape[1] != coef.shape[1] - n_terms:
+                raise ArtifactError(
+                    f"the encoder gives {embedded.shape[1]}-dimensional vectors, but the public detector {kind!r} was "
+                    f"trained on {coef.shape[1] - n_terms}; the encoder is not the one the model names"
+                )
+            sparse = vectorizer.transform(comments, normalized).dot_transposed(coef[:, :n_terms])[:, 0]
+            out[:, k] = sparse + embedded @ coef[0, n_terms:] + intercept
+        return out
+
+    def texts_to_embed(self, comments: list[Comment], normalized: list[str]) -> list[str]:
+        return normalized
+
+    def feature_names(self) -> list[str]:
+        return [f"public:{k}" for k in self.kinds]
+
+
+Block = TfidfBlock | ScaledBlock | EmbeddingBlock | RelevanceBlock | PublicBlock
 # What each block's spec must hold besides its name and kind, checked before any block is built.
 _COLUMN_NAMES: Mapping[str, tuple[str, ...]] = {
     "signals": SIGNAL_NAMES,
@@ -192,9 +241,11 @@ def build_block(spec: Mapping[str, Any], arrays: Mapping[str, np.ndarray], embed
         return EmbeddingBlock(spec, embedder())
     if name == "relevance":
         return RelevanceBlock(spec, arrays, embedder())
+    if name == "public":
+        return PublicBlock(spec, arrays, embedder())
     raise ArtifactError(
         f"model.json names feature block {name!r}, which a portable model cannot compute; "
-        "expected one of word, char, signals, lexicon, embedding, relevance"
+        "expected one of word, char, signals, lexicon, embedding, relevance, public"
     )
 
 

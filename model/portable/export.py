@@ -61,9 +61,9 @@ def describe(estimator: Any, shipped_encoder: bool = False) -> tuple[dict[str, A
     return spec, arrays
 
 
-_EMBEDS = frozenset({"embedding", "relevance"})
-# The feature blocks a portable model computes (model/portable/blocks.py); `public` is not one yet.
-PORTABLE_BLOCKS = frozenset({"word", "char", "signals", "lexicon", "embedding", "relevance"})
+_EMBEDS = frozenset({"embedding", "relevance", "public"})
+# The feature blocks a portable model computes (model/portable/blocks.py).
+PORTABLE_BLOCKS = frozenset({"word", "char", "signals", "lexicon", "embedding", "relevance", "public"})
 
 
 def _block(block: Any, arrays: Arrays) -> dict[str, Any]:
@@ -79,9 +79,10 @@ def _block(block: Any, arrays: Arrays) -> dict[str, Any]:
         return {"name": name, "scale": float(block.scale), "columns": int(block.dim_)}
     if name == "relevance":
         return _relevance(block, arrays)
+    if name == "public":
+        return _public(block.detectors, arrays)
     raise ArtifactError(
-        f"feature block {name!r} cannot be exported to a portable model yet (it scores with detectors trained on "
-        "public data, which are not exported); retrain without it, or keep serving the pickled model"
+        f"feature block {name!r} cannot be exported to a portable model; expected one of {sorted(PORTABLE_BLOCKS)}"
     )
 
 
@@ -136,6 +137,29 @@ def _relevance(block: Any, arrays: Arrays) -> dict[str, Any]:
     # installed scikit-learn's list (or need scikit-learn at all).
     arrays["relevance.ignored"] = _strings(sorted(ignored_words()), "block 'relevance'")
     return {**spec, "n_docs": int(block.n_docs_)}
+
+
+def _public(detectors: Any, arrays: Arrays) -> dict[str, Any]:
+    """The public recipe's detectors: per kind, a char n-gram vocabulary and a binary logistic regression over
+    [its tf-idf | embedding_scale x the sentence embedding]."""
+    kinds = [str(k) for k in detectors.kinds_]
+    specs = {}
+    for kind in kinds:
+        prefix = f"public.{kind}"
+        spec = _tfidf(prefix, detectors.vectorizers_[kind], arrays)
+        coef = np.asarray(detectors.models_[kind].coef_, dtype=np.float64)
+        if coef.shape[0] != 1:
+            raise ArtifactError(f"block 'public': detector {kind!r} is not binary (coefficients {coef.shape})")
+        arrays[f"{prefix}.coef"] = coef
+        arrays[f"{prefix}.intercept"] = np.asarray(detectors.models_[kind].intercept_, dtype=np.float64)
+        specs[kind] = spec
+    return {
+        "name": "public",
+        "kinds": kinds,
+        "detectors": specs,
+        "embedding_scale": float(detectors.embedding_scale),
+        "columns": len(kinds),
+    }
 
 
 def _encoder(estimator: Any, shipped: bool) -> dict[str, Any]:

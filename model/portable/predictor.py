@@ -16,6 +16,7 @@ import numpy as np
 
 from ..embeddings import Embedder, EmbedderConfig
 from ..inputs import Comment, as_comments
+from ..labels import check_label_set
 from ..modeldir import ArtifactError, bind_encoder
 from ..normalize import normalize
 from .blocks import Block, ScaledBlock, build_block
@@ -159,7 +160,10 @@ def build_predictor(spec: Mapping[str, Any], arrays: Mapping[str, np.ndarray], f
             f"{folder}: model.json or arrays.npz lacks {e}; the folder was not written by this project's export: "
             f"{REEXPORT}"
         ) from e
-    classes = np.array(spec["classes"])
+    try:
+        classes = np.array(check_label_set(spec["classes"], f"{folder.name}/model.json `classes`"))
+    except ValueError as e:
+        raise ArtifactError(f"{e}; {REEXPORT}") from None
     columns = sum(b.columns for b in blocks)
     if coef.shape != (len(classes), columns) or intercept.shape != (len(classes),):
         raise ArtifactError(

@@ -65,7 +65,8 @@ def run(
             stats += [score_partition(p, job, on_rows=bar.update) for p in todo]
         else:
             stats += run_dask(todo, job, scheduler, workers, lambda s: bar.update(s.rows), processes)
-    summary = RunSummary.of(stats, time.perf_counter() - start)
+    labels = tuple(read_metadata(Path(job.model))["labels"])
+    summary = RunSummary.of(stats, time.perf_counter() - start, labels)
     out.write_json(SUMMARY, summary.as_dict())
     return summary
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from model.artifact import LoadedModel, load_model
 from model.inputs import Comment
-from model.policy import Policy, load_policy
+from model.policy import Policy, PolicyError, load_policy
 
 from .readers import BadRow, read_partition
 from .records import Record, check_record, default_id, raw_excerpt
@@ -49,6 +49,10 @@ class Scorer:
     def __init__(self, loaded: LoadedModel, policy: Policy, articles: dict[str, tuple[str, str]]) -> None:
         self.loaded, self.policy, self.articles = loaded, policy, articles
         self.labels = list(loaded.metadata["labels"])
+        try:
+            policy.check_labels(self.labels, f"model {loaded.version}")
+        except PolicyError as e:
+            raise ScoreError(str(e)) from None
 
     def score(self, records: list[Record], rows: list[int], source_file: str) -> dict[str, list]:
         comments = [self._comment(r) for r in records]
@@ -129,7 +133,7 @@ def score_partition(part: Partition, job: Job, on_rows: Callable[[int], None] | 
         if on_rows and done:
             on_rows(done)
 
-    with Output(job.out).part(part.name) as writer:
+    with Output(job.out).part(part.name, scorer.labels) as writer:
         for number, raw in read_partition(part):
             checked = raw if isinstance(raw, BadRow) else check_record(raw, source, number)
             if isinstance(checked, Record):

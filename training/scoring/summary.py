@@ -22,10 +22,11 @@ class RunSummary:
     labels: Counter = field(default_factory=Counter)
     actions: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)
+    label_names: tuple[str, ...] = LABELS  # the model's labels, in its order
 
     @classmethod
-    def of(cls, stats: list[PartStats], seconds: float) -> "RunSummary":
-        s = cls(parts=len(stats), seconds=seconds)
+    def of(cls, stats: list[PartStats], seconds: float, label_names: tuple[str, ...] = LABELS) -> "RunSummary":
+        s = cls(parts=len(stats), seconds=seconds, label_names=label_names)
         for p in stats:
             s.parts_resumed += p.resumed
             s.rows += p.rows
@@ -52,7 +53,7 @@ class RunSummary:
             "rejected": self.rejected,
             "seconds": round(self.seconds, 3),
             "comments_per_second": round(self.rate, 1),
-            "labels": {label: self.labels.get(label, 0) for label in LABELS},
+            "labels": {label: self.labels.get(label, 0) for label in self.label_names},
             "actions": {action: self.actions.get(action, 0) for action in ACTIONS},
             "rejected_reasons": dict(self.reasons.most_common()),
         }
@@ -61,7 +62,7 @@ class RunSummary:
         lines = [
             f"{self.rows:,} rows in {self.parts} parts ({self.parts_resumed} already complete from an earlier run); "
             f"this run: {self.rows_this_run:,} rows in {self.seconds:.1f} s = {self.rate:,.0f} comments/s",
-            "labels:  " + _counts(self.labels, LABELS, self.scored),
+            "labels:  " + _counts(self.labels, self.label_names, self.scored),
             "actions: " + _counts(self.actions, ACTIONS, self.scored),
         ]
         if self.rejected:

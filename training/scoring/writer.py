@@ -11,7 +11,7 @@ complete part or none; Parquet readers (pyarrow.dataset, pandas, dask) skip the 
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,18 +27,26 @@ SCORED, REJECTED = "scored", "rejected"
 MANIFEST, SUMMARY = "_manifest.json", "_summary.json"
 TEMP_SUFFIX = ".tmp"
 
-SCORED_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("label", pa.string()),
-        *[(label, pa.float64()) for label in LABELS],
-        ("action", pa.string()),
-        ("model_version", pa.string()),
-        ("policy_version", pa.string()),
-        ("source_file", pa.string()),
-        ("source_row", pa.int64()),
-    ]
-)
+_HEAD = [("id", pa.string()), ("label", pa.string())]
+_TAIL = [
+    ("action", pa.string()),
+    ("model_version", pa.string()),
+    ("policy_version", pa.string()),
+    ("source_file", pa.string()),
+    ("source_row", pa.int64()),
+]
+
+
+def scored_schema(labels: Sequence[str] = LABELS) -> pa.Schema:
+    """id, label, one score column per label of the model (in its order), action, versions and source."""
+    clash = sorted(set(labels) & {name for name, _ in _HEAD + _TAIL})
+    if clash:
+        raise ScoreError(
+            f"the model's labels {clash} are also column names of the scored output; retrain with other label names"
+        )
+    return pa.schema([*_HEAD, *[(label, pa.float64()) for label in labels], *_TAIL])
+
+
 REJECTED_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
@@ -91,8 +99,8 @@ class Output:
             return pq.read_table(f, columns=columns)
 
     @contextmanager
-    def part(self, name: str) -> Iterator["PartWriter"]:
-        writer = PartWriter(self, name)
+    def part(self, name: str, labels: Sequence[str] = LABELS) -> Iterator["PartWriter"]:
+        writer = PartWriter(self, name, labels)
         try:
             yield writer
         except BaseException:
@@ -104,18 +112,19 @@ class Output:
 class PartWriter:
     """Both parts of one partition, streamed batch by batch to temporary files and renamed on commit."""
 
-    def __init__(self, out: Output, name: str) -> None:
+    def __init__(self, out: Output, name: str, labels: Sequence[str] = LABELS) -> None:
         self.out, self.name = out, name
+        self.schema = scored_schema(labels)
         token = uuid.uuid4().hex[:8]
         self.temps = {kind: out.path(kind, f".{name}.{token}{TEMP_SUFFIX}") for kind in (SCORED, REJECTED)}
         self.files = {kind: out.fs.open(path, "wb") for kind, path in self.temps.items()}
         self.writers = {
-            SCORED: pq.ParquetWriter(self.files[SCORED], SCORED_SCHEMA),
+            SCORED: pq.ParquetWriter(self.files[SCORED], self.schema),
             REJECTED: pq.ParquetWriter(self.files[REJECTED], REJECTED_SCHEMA),
         }
 
     def write(self, kind: str, columns: dict[str, list[Any]]) -> None:
-        schema = SCORED_SCHEMA if kind == SCORED else REJECTED_SCHEMA
+        schema = self.schema if kind == SCORED else REJECTED_SCHEMA
         self.writers[kind].write_batch(pa.record_batch(columns, schema=schema))
 
     def commit(self) -> None:
