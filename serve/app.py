@@ -27,6 +27,7 @@ from .logs import HEADER as REQUEST_ID_HEADER
 from .logs import RequestIdMiddleware
 from .metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from .perspective import PerspectiveError, perspective_error, perspective_router
+from .perspective_discovery import discovery_router
 from .predict import new_batcher
 from .ratelimit import RateLimitMiddleware
 from .routes import router
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(admin_router)
     app.include_router(coral_router)
     app.include_router(perspective_router)  # checks its keys itself: Perspective clients send `?key=`
+    app.include_router(discovery_router)  # public, as /openapi.json: what Google's client library reads
     app.include_router(data_router)  # scopes are declared on each route (serve/auth.py)
     app.include_router(admin_data_router)
     app.add_api_route(
