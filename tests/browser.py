@@ -129,7 +129,7 @@ class Browser:
         self.send("Input.dispatchKeyEvent", type="keyUp", key=key, code=code, windowsVirtualKeyCode=vk)
 
     def screenshot(self, path: Path, width: int, full_page: bool = True) -> None:
-        height = int(self.js("document.documentElement.scrollHeight")) if full_page else 900
+        height = int(self.js("document.documentElement.scrollHeight")) if full_page else int(width * 2.16)
         self.send(
             "Emulation.setDeviceMetricsOverride",
             width=width,
@@ -137,7 +137,7 @@ class Browser:
             deviceScaleFactor=1,
             mobile=False,
         )
-        data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
+        data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=full_page)["data"]
         path.write_bytes(base64.b64decode(data))
         self.send("Emulation.clearDeviceMetricsOverride")
 

@@ -237,7 +237,8 @@ def _item_view(q: Queued) -> dict[str, Any]:
         "when": q.created_at.strftime("%Y-%m-%d %H:%M UTC") if q.created_at else "",
         "scores": sorted(q.scores.items(), key=lambda kv: -kv[1]),
         "segments": segments(q.text, q.phrases, flagged_first),
-        "phrases": [p for lab in flagged_first for p in q.phrases.get(lab, [])][:8],
+        # In order, each once: several labels' explanations often name the same phrase.
+        "phrases": list(dict.fromkeys(p for lab in flagged_first for p in q.phrases.get(lab, [])))[:8],
     }
 
 
