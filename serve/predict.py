@@ -180,10 +180,11 @@ async def moderate(services: Services, items: list[Item], site_id: str | None, e
     if not recorded:
         # Queued comments the request did not ask to explain: the console highlights the explanation's
         # phrases, so score those few again with the explanation, the same way, then record.
-        unexplained = [o for o in outcomes if queues(services, o) and o.explanation is None]
-        again = await _score_now(services, (key[0], True), [o.item.comment for o in unexplained])
-        for o, row in zip(unexplained, again, strict=True):
-            o.phrases = phrase_lists(row[2])
+        unexplained = [o for o in outcomes if queues(services, o) and o.phrases is None]
+        if unexplained:
+            again = await _score_now(services, (key[0], True), [o.item.comment for o in unexplained])
+            for o, row in zip(unexplained, again, strict=True):
+                o.phrases = phrase_lists(row[2])
         await run_in_threadpool(record, services, outcomes, site_id)
     return outcomes
 

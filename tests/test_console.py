@@ -328,3 +328,42 @@ def test_readout_shows_decisions_agreement_and_a_what_if(svc):
     assert bad.status_code == 400
     assert "days: expected a whole number from 1 to 90" in bad.text
     assert "spam_hold: expected a number from 0 to 1" in bad.text
+
+
+# Pieces
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"scopes": ["moderate"], "sites": []}, "API key #1 has sites []; expected a non-empty list of site ids"),
+        ({"scopes": ["moderate"], "sites": "news.example"}, "expected a non-empty list of site ids"),
+        ({"scopes": ["moderate"], "site": ["a"]}, "unknown fields ['site']"),
+    ],
+)
+def test_key_sites_are_checked_at_start(spec, message):
+    from serve.auth import load_keyring
+    from serve.settings import Settings
+
+    with pytest.raises(AuthConfigError) as e:
+        load_keyring(Settings(api_keys={MOD_A: spec}))
+    assert message in str(e.value) and MOD_A not in str(e.value)
+
+
+def test_phrases_are_marked_as_whole_words_in_any_case():
+    from serve.console.highlight import Segment, segments
+
+    text = "You IDIOT, idiotic you. Visit my site"
+    got = segments(
+        text, {"toxic": ["idiot", "you"], "spam": ["visit my site", "my"], "substantive": ["site"]}, ("toxic", "spam")
+    )
+    assert got == [
+        Segment("You", "toxic"),
+        Segment(" ", None),
+        Segment("IDIOT", "toxic"),
+        Segment(", idiotic ", None),
+        Segment("you", "toxic"),
+        Segment(". ", None),
+        Segment("Visit my site", "spam"),  # the longer phrase wins over "my" inside it
+    ]
+    assert "".join(s.text for s in got) == text
