@@ -18,7 +18,7 @@ SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SERVE_STAMP := $(VENV)/.installed-serve-$(SUM)
 FULL_STAMP := $(VENV)/.installed-full-$(SUM)
 
-.PHONY: setup setup-serve model run test test-fast typecheck lint clean chromium
+.PHONY: setup setup-serve model run test test-fast typecheck lint clean chromium console-screenshots
 
 $(SERVE_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -83,6 +83,10 @@ typecheck: setup
 lint: setup typecheck
 	$(BIN)/ruff check model training serve storage tests bench
 	$(BIN)/ruff format --check model training serve storage tests bench
+
+# The console's screenshots in docs/ (docs/console.md): a demonstration server, headless Chromium.
+console-screenshots: setup chromium
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/console_screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

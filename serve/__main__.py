@@ -27,7 +27,7 @@ from .auth import AuthConfigError
 from .settings import Settings
 
 # Settings never taken from the command line: `ps` shows a process's arguments to every local user.
-ENVIRONMENT_ONLY = frozenset({"api_keys", "coral_signing_secrets"})
+ENVIRONMENT_ONLY = frozenset({"api_keys", "coral_signing_secrets", "console_secret"})
 
 
 def _add_setting_options(parser: argparse.ArgumentParser) -> None:

@@ -1,5 +1,7 @@
 """The FastAPI application factory."""
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +20,7 @@ from model.embeddings import set_threads
 from model.policy import load_policy
 from storage import Store
 
+from . import console
 from .auth import add_security_schemes, check_open_mode, load_keyring
 from .copypaste import CopyPasteIndex
 from .coral import coral_router
@@ -30,6 +33,7 @@ from .perspective import PerspectiveError, perspective_error, perspective_router
 from .perspective_discovery import discovery_router
 from .predict import new_batcher
 from .ratelimit import RateLimitMiddleware
+from .retention import purge_forever
 from .routes import router
 from .routes_admin import admin_router
 from .routes_data import admin_data_router, data_router
@@ -83,9 +87,13 @@ def create_app(
         metrics.set_model(holder.current.version, holder.current.name)
         settle_heap()  # after everything long-lived exists: the model, the store, the copy-paste index
         log.info("serving model %s, policy %s", holder.current.version, policy.version)
+        purging = asyncio.create_task(purge_forever(store, app.state.guard, settings.queue_retention_days))
         try:
             yield
         finally:
+            purging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purging
             store.close()
 
     app = FastAPI(
@@ -108,6 +116,7 @@ def create_app(
     app.include_router(discovery_router)  # public, as /openapi.json: what Google's client library reads
     app.include_router(data_router)  # scopes are declared on each route (serve/auth.py)
     app.include_router(admin_data_router)
+    console.install(app, settings)  # /console: pages for moderators, outside the API and its OpenAPI document
     app.add_api_route(
         "/metrics",
         _metrics_endpoint,
@@ -118,7 +127,8 @@ def create_app(
     )
     add_security_schemes(app)
     app.add_middleware(_HeadAsGet)  # innermost: everything outside still sees the HEAD
-    app.add_middleware(_EmptyBodyAllowed, max_bytes=settings.max_body_bytes)
+    # The console's forms post application/x-www-form-urlencoded; everything else takes JSON only.
+    app.add_middleware(_EmptyBodyAllowed, max_bytes=settings.max_body_bytes, form_prefix="/console/")
     if settings.rate_limit_per_minute > 0:
         # Outside the body limit: a client over its rate is refused before a byte of its body is read.
         app.add_middleware(

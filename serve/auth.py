@@ -6,7 +6,12 @@ must not be able to write what the next retraining learns from or what comments 
 - `predict`: score comments (`POST /v1/predict`, `GET /v1/model`) and read stored articles;
 - `articles`: store and read articles (`PUT`/`GET /v1/articles/{id}`);
 - `feedback`: record a moderator's label (`POST /v1/feedback`), under the key's name;
+- `moderate`: sign in to the moderator's console (`/console`): read held comments, decide on them;
 - `admin`: reload, audit log, feedback export; an admin key may also do everything above.
+
+A key may be tied to sites: `{"<key>": {"scopes": ["moderate"], "name": "desk-1", "sites": ["news.example"]}}`.
+The console then shows and decides only those sites' comments (and, for comments sent without a site_id,
+only to keys with no `sites`). The API endpoints do not read `sites` yet.
 
 A key arrives as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Every configured key is compared,
 with hmac.compare_digest over SHA-256 digests (equal lengths, no early exit), so the time taken says
@@ -41,13 +46,14 @@ from .settings import Settings
 
 log = logging.getLogger("serve.auth")
 
-PREDICT, ARTICLES, FEEDBACK, ADMIN = "predict", "articles", "feedback", "admin"
-SCOPES = (PREDICT, ARTICLES, FEEDBACK, ADMIN)
+PREDICT, ARTICLES, FEEDBACK, MODERATE, ADMIN = "predict", "articles", "feedback", "moderate", "admin"
+SCOPES = (PREDICT, ARTICLES, FEEDBACK, MODERATE, ADMIN)
 MIN_KEY_CHARS = 16
 MAX_NAME_CHARS = 64
 # What the older list form's keys are called: "key-" + this many hex digits of the key's SHA-256.
 DERIVED_NAME_HEX = 12
 KEYS_SHAPE = '{"<key>": {"scopes": ["predict"], "name": "site-backend"}}'
+SITES_SHAPE = '"sites": ["news.example.com"]'
 
 
 class AuthConfigError(ValueError):
@@ -59,6 +65,8 @@ class Key:
     digest: bytes  # SHA-256 of the key; the key itself is not kept
     scopes: frozenset[str]
     name: str
+    # The sites whose comments the key may see in the console; None: every site.
+    sites: frozenset[str] | None = None
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or ADMIN in self.scopes
@@ -85,6 +93,10 @@ class KeyRing:
 
     def find(self, presented: str) -> Key | None:
         digest = hashlib.sha256(presented.encode()).digest()
+        return self.by_digest(digest)
+
+    def by_digest(self, digest: bytes) -> Key | None:
+        """The key with this SHA-256 (a console session keeps the digest, never the key)."""
         found: Key | None = None
         for key in self.keys:  # no break: every key costs the same time
             if hmac.compare_digest(digest, key.digest):
@@ -125,13 +137,16 @@ def _parse_key(n: int, key: object, spec: object) -> Key:
         raise AuthConfigError(f"API key #{n} is shorter than {MIN_KEY_CHARS} characters; use a long random key")
     name: object = derived_name(key)
     if isinstance(spec, dict):
-        unknown = sorted(set(spec) - {"scopes", "name"})
+        unknown = sorted(set(spec) - {"scopes", "name", "sites"})
         if unknown:
-            raise AuthConfigError(f"API key #{n} has unknown fields {unknown}; expected {KEYS_SHAPE}")
+            raise AuthConfigError(
+                f"API key #{n} has unknown fields {unknown}; expected {KEYS_SHAPE}, optionally with {SITES_SHAPE}"
+            )
         name = spec.get("name", name)
         scopes = spec.get("scopes")
+        sites = _parse_sites(n, spec["sites"]) if "sites" in spec else None
     else:
-        scopes = spec
+        scopes, sites = spec, None
     if not isinstance(scopes, list) or not scopes or any(s not in SCOPES for s in scopes):
         raise AuthConfigError(f"API key #{n} has scopes {scopes!r}; expected a non-empty list from {list(SCOPES)}")
     if (
@@ -144,7 +159,20 @@ def _parse_key(n: int, key: object, spec: object) -> Key:
             f"API key #{n} has a name that is not 1 to {MAX_NAME_CHARS} printable characters; "
             'give it one such as "desk-1" (it is recorded as the moderator of the feedback the key sends)'
         )
-    return Key(hashlib.sha256(key.encode()).digest(), frozenset(scopes), name)
+    return Key(hashlib.sha256(key.encode()).digest(), frozenset(scopes), name, sites)
+
+
+def _parse_sites(n: int, sites: object) -> frozenset[str]:
+    if (
+        not isinstance(sites, list)
+        or not sites
+        or any(not isinstance(s, str) or not s.strip() or len(s) > 256 for s in sites)
+    ):
+        raise AuthConfigError(
+            f"API key #{n} has sites {sites!r}; expected a non-empty list of site ids ({SITES_SHAPE}), "
+            "or leave `sites` out for a key that sees every site"
+        )
+    return frozenset(sites)
 
 
 def is_loopback(host: str) -> bool:

@@ -17,11 +17,13 @@ CLOSE = {"Connection": "close"}
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over `max_bytes` (stops reading there), 415 for bodies that are not JSON."""
+    """413 for bodies over `max_bytes` (stops reading there), 415 for bodies that are not JSON; under
+    `form_prefix` (the console's pages) an HTML form's urlencoded body is taken too."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, form_prefix: str | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.form_prefix = form_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
@@ -29,7 +31,12 @@ class BodyLimitMiddleware:
             return
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if media_type != b"application/json" and not media_type.endswith(b"+json"):
+        is_form = (
+            self.form_prefix is not None
+            and str(scope.get("path", "")).startswith(self.form_prefix)
+            and media_type == b"application/x-www-form-urlencoded"
+        )
+        if media_type != b"application/json" and not media_type.endswith(b"+json") and not is_form:
             # The header's value is not repeated: answers never echo what the client sent.
             found = "a different type" if media_type else "none"
             await _error(send, 415, f"Content-Type must be application/json, found {found}")

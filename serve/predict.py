@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from model.artifact import LoadedModel
 from model.inputs import Comment
-from model.policy import Decision, Policy
+from model.policy import HOLD, REJECT, Decision, Policy
 
 from .batcher import Batcher
 from .copypaste import DEFAULT_SITE, CopyPasteIndex, simhash_words
@@ -71,6 +71,9 @@ class Outcome:
     decision: Decision
     signals: dict[str, Any]
     explanation: Explanation | None
+    fingerprint: int | None = None
+    # The explanation's phrases per label, for the moderator's queue; set for queued comments only.
+    phrases: dict[str, list[str]] | None = None
 
 
 def audit_id(comment_id: str | None, text: str) -> str:
@@ -172,11 +175,24 @@ async def moderate(services: Services, items: list[Item], site_id: str | None, e
     """
     key = (services.loaded.estimator, explain)
     comments = [it.comment for it in items]
+    rows = await _score_now(services, key, comments)
+    outcomes, recorded = await run_in_threadpool(decide, services, items, rows, site_id)
+    if not recorded:
+        # Queued comments the request did not ask to explain: the console highlights the explanation's
+        # phrases, so score those few again with the explanation, the same way, then record.
+        unexplained = [o for o in outcomes if queues(services, o) and o.phrases is None]
+        if unexplained:
+            again = await _score_now(services, (key[0], True), [o.item.comment for o in unexplained])
+            for o, row in zip(unexplained, again, strict=True):
+                o.phrases = phrase_lists(row[2])
+        await run_in_threadpool(record, services, outcomes, site_id)
+    return outcomes
+
+
+async def _score_now(services: Services, key: tuple[Any, bool], comments: list[Comment]) -> list[Any]:
     if scores_inline(services, comments):
-        rows = _score(key, comments)
-    else:
-        rows = await run_in_threadpool(services.batcher.score, key, comments)
-    return await run_in_threadpool(decide, services, items, rows, site_id)
+        return _score(key, comments)
+    return await run_in_threadpool(services.batcher.score, key, comments)
 
 
 def scores_inline(services: Services, comments: list[Comment]) -> bool:
@@ -190,8 +206,9 @@ def scores_inline(services: Services, comments: list[Comment]) -> bool:
     return int(getattr(services.loaded.estimator, "embedding_threads", 0)) <= 1
 
 
-def decide(services: Services, items: list[Item], rows: list[Any], site_id: str | None) -> list[Outcome]:
-    """From the model's rows (_score) to recorded decisions: copy-paste memory, policy, audit. Does I/O."""
+def decide(services: Services, items: list[Item], rows: list[Any], site_id: str | None) -> tuple[list[Outcome], bool]:
+    """From the model's rows (_score) to decisions: copy-paste memory, policy, and (when every comment the
+    queue takes was explained) the record: then True. Does I/O."""
     loaded, settings = services.loaded, services.settings
     proba = [r[0] for r in rows]
     relevances = [r[1] for r in rows]
@@ -211,15 +228,33 @@ def decide(services: Services, items: list[Item], rows: list[Any], site_id: str 
         )
         signals = fired_signals(prep, dupes, rel, settings.low_relevance_below)
         explanation = Explanation(labels=phrases, signals=signals) if phrases is not None else None
-        outcomes.append(Outcome(it, labels[int(row.argmax())], scores, decision, signals, explanation))
-    record(services, outcomes, site_id, fingerprints)
-    return outcomes
+        outcome = Outcome(it, labels[int(row.argmax())], scores, decision, signals, explanation, fp)
+        if phrases is not None:
+            outcome.phrases = phrase_lists(phrases)
+        outcomes.append(outcome)
+    if any(queues(services, o) and o.phrases is None for o in outcomes):
+        return outcomes, False
+    record(services, outcomes, site_id)
+    return outcomes, True
 
 
-def record(services: Services, outcomes: list[Outcome], site_id: str | None, fingerprints: list[int | None]) -> None:
-    """Audit every decision, remember the fingerprints, count; storage failures are absorbed by the guard.
-    Items with `store` False are counted only."""
-    from storage import AuditEntry  # 5A's records; imported here so scoring code does not need a database
+def queues(services: Services, outcome: Outcome) -> bool:
+    """Whether the comment's text goes to the moderator's queue: held, or in shadow mode would have been held
+    or rejected; never with the queue off (retention 0) or for a comment not to be stored."""
+    decision = outcome.decision
+    wanted = decision.decided in (HOLD, REJECT) if decision.shadow else decision.action == HOLD
+    return wanted and outcome.item.store and int(getattr(services.settings, "queue_retention_days", 0)) > 0
+
+
+def phrase_lists(labels: dict[str, list[dict[str, Any]]] | None) -> dict[str, list[str]]:
+    """The explanation's phrases per label, without weights."""
+    return {label: [str(p["phrase"]) for p in phrases] for label, phrases in (labels or {}).items()}
+
+
+def record(services: Services, outcomes: list[Outcome], site_id: str | None) -> None:
+    """Audit every decision, remember the fingerprints, queue the held comments, count; storage failures are
+    absorbed by the guard. Items with `store` False are counted only."""
+    from storage import AuditEntry, QueuedIn  # imported here so scoring code does not need a database
 
     policy = services.policy.for_site(site_id)
     store_text = bool(getattr(services.settings, "store_text", False))
@@ -241,12 +276,36 @@ def record(services: Services, outcomes: list[Outcome], site_id: str | None, fin
         if o.item.store
     ]
     prints = [
-        (fp, o.item.article_key or "", o.item.comment_id)
-        for o, fp in zip(outcomes, fingerprints, strict=True)
-        if fp is not None and o.item.store
+        (o.fingerprint, o.item.article_key or "", o.item.comment_id)
+        for o in outcomes
+        if o.fingerprint is not None and o.item.store
+    ]
+    queued = [
+        QueuedIn(
+            comment_id=o.item.comment_id,
+            site_id=site_id or "",
+            text=o.item.comment.text,
+            label=o.label,
+            flagged=o.decision.labels[0] if o.decision.labels else o.label,
+            action=o.decision.action,
+            decided_action=o.decision.decided,
+            shadow=o.decision.shadow,
+            scores=o.scores,
+            reasons=o.decision.reasons,
+            phrases=o.phrases or {},
+            model_version=services.loaded.version,
+            policy_version=policy.version,
+            article_id=o.item.article_key,
+            article_title=o.item.comment.article_title,
+            article_body=o.item.comment.article_body,
+        )
+        for o in outcomes
+        if queues(services, o)
     ]
     site = site_id or DEFAULT_SITE
-    services.guard.call("record_decisions", services.store.record_decisions, entries, site, prints, fallback=None)
+    services.guard.call(
+        "record_decisions", services.store.record_decisions, entries, site, prints, queued, fallback=None
+    )
     if prints and services.index.due_for_prune(site, len(prints)):
         keep = services.index.capacity
         services.guard.call("prune_fingerprints", services.store.prune_fingerprints, site, keep, fallback=None)

@@ -54,6 +54,22 @@ class Settings(BaseSettings):
     # Cosine similarity to the article under which the `low_relevance` signal fires (models with "relevance").
     low_relevance_below: float = Field(0.15, ge=-1.0, le=1.0)
 
+    # -- the moderator's console (/console, serve/console/) ---------------------------------------------
+    # Days a held comment's text waits in the queue for a moderator; then it is deleted, decided or not.
+    # 0 keeps no text at all (the queue stays empty). SECURITY.md says what is kept.
+    queue_retention_days: int = Field(
+        14, ge=0, le=3650, description="days a held comment's text is kept for the console's queue (0: none)"
+    )
+    # Signs console sessions and CSRF tokens: 32+ characters, the same for every worker. Empty: a random one
+    # per process, so sessions end at a restart. repr=False, environment only: it is a secret.
+    console_secret: str = Field("", repr=False)
+    # The session cookie's Secure flag: "auto" sets it when the request came over HTTPS (X-Forwarded-Proto
+    # from a trusted proxy counts); "always" behind a TLS proxy that is not listed in trusted_proxies.
+    console_secure_cookie: Literal["auto", "always", "never"] = Field(
+        "auto", description="Secure flag of the console's session cookie: auto (when HTTPS), always or never"
+    )
+    console_session_hours: float = Field(12.0, gt=0, le=720, description="hours a console sign-in lasts")
+
     # -- abuse limits -----------------------------------------------------------------------------------
     # Requests per minute per API key (per client address without a key); 429 + Retry-After beyond it.
     # 1,200/min covers a busy site's comment stream with batching; 0 turns the limit off.

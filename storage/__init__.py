@@ -7,14 +7,33 @@ upgraded by the Alembic migrations in `migrations/`.
 """
 
 from .errors import StorageError
-from .records import Article, AuditEntry, Feedback, FeedbackIn, to_signed64, to_unsigned64
+from .records import (
+    MODERATOR_POLICY,
+    Article,
+    AuditEntry,
+    Feedback,
+    FeedbackIn,
+    Queued,
+    QueuedIn,
+    QueuePage,
+    QueueQuery,
+    Resolution,
+    to_signed64,
+    to_unsigned64,
+)
 from .store import Store
 
 __all__ = [
+    "MODERATOR_POLICY",
     "Article",
     "AuditEntry",
     "Feedback",
     "FeedbackIn",
+    "QueuePage",
+    "QueueQuery",
+    "Queued",
+    "QueuedIn",
+    "Resolution",
     "StorageError",
     "Store",
     "to_signed64",

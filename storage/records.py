@@ -96,3 +96,67 @@ class AuditEntry:
     # None on the way in: the Store stamps the time of the write (UTC). Set on entries it returns.
     created_at: datetime | None = None
     id: int | None = None
+
+
+# What `policy_version` says on an audit entry a moderator wrote (the console), rather than the policy.
+MODERATOR_POLICY = "moderator"
+
+
+@dataclass(frozen=True)
+class QueuedIn:
+    """A comment for the moderator's queue, as the service decided it. `site_id` "" when it named none."""
+
+    comment_id: str
+    site_id: str
+    text: str
+    label: str
+    flagged: str
+    action: str
+    decided_action: str
+    shadow: bool
+    scores: dict[str, float]
+    reasons: list[Any]
+    phrases: dict[str, list[str]]
+    model_version: str
+    policy_version: str
+    article_id: str | None = None
+    article_title: str = ""
+    article_body: str = ""
+    created_at: datetime | None = None  # None: the Store stamps the time of the write
+
+
+@dataclass(frozen=True)
+class Queued(QueuedIn):
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """Which page of the queue to read. `sites` None: every site; else only those (a key tied to sites)."""
+
+    sites: frozenset[str] | None = None
+    site: str | None = None
+    label: str | None = None  # the flagged label
+    action: str | None = None  # the policy's decided action: hold or reject
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None  # a substring of the text, any case
+    before: int | None = None  # keyset cursor: ids below this (older)
+    after: int | None = None  # keyset cursor: ids above this (newer)
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[Queued]
+    older: int | None  # the cursor for the next older page (`before`), None at the end
+    newer: int | None  # the cursor for the next newer page (`after`), None at the start
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A moderator's decision on one queued comment: the feedback row and the audit entry it writes."""
+
+    queued_id: int
+    feedback: FeedbackIn
+    audit: AuditEntry

@@ -90,6 +90,8 @@ audit = Table(
     Column("reasons", JSON, nullable=False),
     Column("text", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The console's readout reads the audit log by day (serve/console/readout.py).
+    Index("ix_audit_created_at", "created_at"),
 )
 
 fingerprints = Table(
@@ -102,6 +104,37 @@ fingerprints = Table(
     Column("comment_id", String(ID_CHARS), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_fingerprints_site_created", "site_id", "created_at"),
+)
+
+# The moderator's queue (storage/queue.py): the text of a comment the policy held (or, in shadow mode, would
+# have held or rejected), kept until a moderator decides on it or the retention period ends. Nothing else
+# in the database keeps a comment's words unless the `store_text` setting is on.
+queue = Table(
+    "queue",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("comment_id", String(ID_CHARS), nullable=False),
+    Column("site_id", String(ID_CHARS), nullable=False),  # "" for a comment sent without a site_id
+    Column("article_id", String(ID_CHARS), nullable=True),
+    # A snapshot of the article, so the moderator's decision becomes a complete training row.
+    Column("article_title", Text, nullable=False),
+    Column("article_body", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("label", String(32), nullable=False),  # the model's most likely label
+    Column("flagged", String(32), nullable=False),  # the label whose threshold held it (what "reject" confirms)
+    Column("action", String(32), nullable=False),  # what the client was told
+    Column("decided_action", String(32), nullable=False),  # what the policy decided (hold or reject)
+    Column("shadow", Boolean, nullable=False),
+    Column("scores", JSON, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("phrases", JSON, nullable=False),  # {label: [phrase, ...]}: the explanation, highlighted in the text
+    Column("model_version", String(ID_CHARS), nullable=False),
+    Column("policy_version", String(ID_CHARS), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Pages are read newest first by id (keyset paging), per site or over the sites a key may see.
+    Index("ix_queue_site_id", "site_id", "id"),
+    Index("ix_queue_created_at", "created_at"),  # the retention purge
+    Index("ix_queue_comment_id", "comment_id"),
 )
 
 # One row, rewritten by Store.ping(): a health check that only reads would call a read-only or full

@@ -4,13 +4,12 @@ Each write method commits before it returns, so a caller that answers 2xx afterw
 durable. Every database failure leaves as StorageError with the database, the operation and a fix.
 """
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,9 +20,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 
 from . import migrate, schema
-from .engine import SQLITE_BUSY_TIMEOUT_S, WRITE_LOCK, dumps_json, make_engine, parse_url, safe_url, sqlite_file
+from .engine import SQLITE_BUSY_TIMEOUT_S, WRITE_LOCK, make_engine, parse_url, safe_url, sqlite_file
 from .errors import StorageError
-from .records import Article, AuditEntry, Feedback, FeedbackIn, to_signed64, to_unsigned64
+from .queue import QueueStore
+from .records import Article, AuditEntry, Feedback, FeedbackIn, QueuedIn, to_signed64, to_unsigned64
+from .rows import audit_rows, queue_rows
 from .writelock import NoLock, WriteLock
 
 # While the database is unavailable, calls fail fast with the last error and one call per this many seconds
@@ -36,7 +37,7 @@ FEEDBACK_PAGE = 1000
 log = logging.getLogger("storage")
 
 
-class Store:
+class Store(QueueStore):
     def __init__(self, url: str) -> None:
         """Connect and bring the schema to the newest migration.
 
@@ -148,18 +149,26 @@ class Store:
         self.record_decisions(entries, "", [])
 
     def record_decisions(
-        self, entries: list[AuditEntry], site_id: str, fingerprints: list[tuple[int, str, str | None]]
+        self,
+        entries: list[AuditEntry],
+        site_id: str,
+        fingerprints: list[tuple[int, str, str | None]],
+        queued: list[QueuedIn] | None = None,
     ) -> None:
-        """A request's audit entries and its comments' fingerprints (see add_fingerprints) in one transaction:
-        both or neither, and one commit per request instead of two (the service's hot path)."""
-        audit, prints = _audit_rows(entries), _fingerprint_rows(site_id, fingerprints)
-        if not (audit or prints):
+        """A request's audit entries, its comments' fingerprints (see add_fingerprints) and the held ones'
+        place in the moderator's queue (storage/queue.py) in one transaction: all or none, and one commit per
+        request (the service's hot path)."""
+        audit, prints = audit_rows(entries), _fingerprint_rows(site_id, fingerprints)
+        held = queue_rows(queued or [])
+        if not (audit or prints or held):
             return
         with self._write("write the audit log and comment fingerprints") as conn:
             if audit:
                 conn.execute(insert(schema.audit), audit)
             if prints:
                 conn.execute(insert(schema.fingerprints), prints)
+            if held:
+                conn.execute(insert(schema.queue), held)
 
     def list_audit(self, comment_id: str) -> list[AuditEntry]:
         """Every decision recorded for the comment, oldest first."""
@@ -242,23 +251,6 @@ class Store:
             raise _storage_error(self.url, what, e) from e
 
 
-_AUDIT_FIELDS = tuple(f.name for f in fields(AuditEntry) if f.name != "id")
-
-
-def _audit_rows(entries: list[AuditEntry]) -> list[dict[str, Any]]:
-    now = datetime.now(UTC)
-    rows = []
-    for entry in entries:
-        # Shallow: dataclasses.asdict deep-copies scores and reasons, which _plain_json rebuilds anyway, and
-        # that copy was a quarter of the service's audit write (a hot path: one per request).
-        values = {name: getattr(entry, name) for name in _AUDIT_FIELDS}
-        values["created_at"] = entry.created_at or now
-        values["scores"] = _plain_json(entry.scores)
-        values["reasons"] = _plain_json(entry.reasons)
-        rows.append(values)
-    return rows
-
-
 def _fingerprint_rows(site_id: str, items: list[tuple[int, str, str | None]]) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     return [
@@ -277,15 +269,6 @@ def _insert_for(conn: Connection) -> Callable[[Table], Any]:
     """The dialect's INSERT, which has .on_conflict_do_update: both backends spell an upsert
     INSERT ... ON CONFLICT, but SQLAlchemy builds it per dialect."""
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-
-
-def _plain_json(value: Any) -> Any:
-    """The value as plain JSON types (numpy floats become floats), checked before the transaction, so both
-    backends refuse an unserialisable value the same way: a ValueError, the caller's bug, not a StorageError."""
-    try:
-        return json.loads(dumps_json(value))
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"could not write the audit log: invalid value: {e}") from e
 
 
 def _audit_entry(row: Row) -> AuditEntry:

@@ -11,14 +11,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from storage import AuditEntry, FeedbackIn, Store
+from storage import MODERATOR_POLICY, AuditEntry, FeedbackIn, QueuedIn, QueueQuery, Resolution, Store
 from storage import store as store_module
 from storage.engine import parse_url
 from storage.migrate import head_revision
 from storage.schema import metadata
 from tests.conftest import ROOT
 
-TABLES = {"articles", "feedback", "audit", "fingerprints", "health", "alembic_version"}
+TABLES = {"articles", "feedback", "audit", "fingerprints", "health", "queue", "alembic_version"}
 
 
 def audit_entry(comment_id: str, **overrides: object) -> AuditEntry:
@@ -36,6 +36,37 @@ def audit_entry(comment_id: str, **overrides: object) -> AuditEntry:
     }
     values.update(overrides)
     return AuditEntry(**values)
+
+
+def queued(comment_id: str, **overrides: object) -> QueuedIn:
+    values: dict = {
+        "comment_id": comment_id,
+        "site_id": "site-a",
+        "text": f"text of {comment_id}",
+        "label": "toxic",
+        "flagged": "toxic",
+        "action": "hold",
+        "decided_action": "hold",
+        "shadow": False,
+        "scores": {"spam": 0.1, "toxic": 0.7, "substantive": 0.2},
+        "reasons": ["toxic score 0.70 >= hold threshold 0.50"],
+        "phrases": {"toxic": ["idiot"]},
+        "model_version": "m1",
+        "policy_version": "p1",
+        "article_id": "a1",
+        "article_title": "Title",
+        "article_body": "Body",
+    }
+    values.update(overrides)
+    return QueuedIn(**values)
+
+
+def resolution(queued_id: int, comment_id: str, label: str, site_id: str = "site-a") -> Resolution:
+    feedback = FeedbackIn(comment_id, f"text of {comment_id}", label, "mod-1", "a1", "Title", "Body", site_id)
+    entry = audit_entry(
+        comment_id, label=label, action="reject", decided_action="reject", shadow=False, site_id=site_id
+    )
+    return Resolution(queued_id, feedback, AuditEntry(**{**vars(entry), "policy_version": MODERATOR_POLICY}))
 
 
 class StoreContract:
@@ -262,3 +293,105 @@ class StoreContract:
     def test_audit_refuses_nan_scores(self, store: Store) -> None:
         with pytest.raises(ValueError, match="invalid value"):
             store.add_audit([audit_entry("nan", scores={"spam": float("nan")})])
+
+    # The moderator's queue (storage/queue.py)
+
+    def test_queue_pages_newest_first_both_ways(self, store: Store) -> None:
+        store.add_to_queue([queued(f"c{i}") for i in range(7)])
+        first = store.list_queue(QueueQuery(limit=3))
+        assert [q.comment_id for q in first.items] == ["c6", "c5", "c4"]
+        assert first.newer is None and first.older is not None
+        second = store.list_queue(QueueQuery(limit=3, before=first.older))
+        assert [q.comment_id for q in second.items] == ["c3", "c2", "c1"]
+        last = store.list_queue(QueueQuery(limit=3, before=second.older))
+        assert [q.comment_id for q in last.items] == ["c0"] and last.older is None and last.newer is not None
+        back = store.list_queue(QueueQuery(limit=3, after=last.newer))
+        assert [q.comment_id for q in back.items] == ["c3", "c2", "c1"]
+        top = store.list_queue(QueueQuery(limit=3, after=back.newer))
+        assert [q.comment_id for q in top.items] == ["c6", "c5", "c4"] and top.newer is None
+        item = first.items[0]
+        assert (item.scores, item.reasons, item.phrases) == (
+            {"spam": 0.1, "toxic": 0.7, "substantive": 0.2},
+            ["toxic score 0.70 >= hold threshold 0.50"],
+            {"toxic": ["idiot"]},
+        )
+        assert item.created_at is not None and item.created_at.tzinfo is not None
+
+    def test_queue_filters(self, store: Store) -> None:
+        store.add_to_queue(
+            [
+                queued("a", site_id="s1", text="Visit 50% OFF now"),
+                queued("b", site_id="s2", flagged="spam", decided_action="reject", shadow=True),
+                queued("c", site_id="s3", created_at=datetime.now(UTC) - timedelta(days=3)),
+            ]
+        )
+
+        def ids(**kw: object) -> list[str]:
+            return [q.comment_id for q in store.list_queue(QueueQuery(**kw)).items]  # type: ignore[arg-type]
+
+        assert ids() == ["c", "b", "a"]
+        assert ids(sites=frozenset({"s1", "s3"})) == ["c", "a"]
+        assert ids(sites=frozenset({"s1"}), site="s2") == []  # a site outside the key's sites stays hidden
+        assert ids(site="s2") == ["b"]
+        assert ids(label="spam") == ["b"]
+        assert ids(action="reject") == ["b"]
+        assert ids(search="50% off") == ["a"]
+        assert ids(search="%") == ["a"]  # a literal percent sign, not a wildcard
+        assert ids(since=datetime.now(UTC) - timedelta(days=1)) == ["b", "a"]
+        assert ids(until=datetime.now(UTC) - timedelta(days=1)) == ["c"]
+        assert store.queue_sites(None) == ["s1", "s2", "s3"]
+        assert store.queue_sites(frozenset({"s2", "nope"})) == ["s2"]
+        assert store.count_queue(QueueQuery(sites=frozenset({"s1", "s2"}))) == 2
+
+    def test_a_decision_writes_feedback_and_audit_and_deletes_the_text(self, store: Store) -> None:
+        store.add_to_queue([queued("c1"), queued("c2"), queued("c1")])  # c1 sent twice
+        target = store.list_queue(QueueQuery()).items[0]  # the newer copy of c1
+        assert store.resolve_queued([resolution(target.id, "c1", "toxic")]) == [target.id]
+        assert [q.comment_id for q in store.list_queue(QueueQuery()).items] == ["c2"]  # every copy of c1 went
+        (row,) = list(store.iter_feedback())
+        assert (row.comment_id, row.label, row.moderator_id, row.site_id, row.article_title) == (
+            "c1",
+            "toxic",
+            "mod-1",
+            "site-a",
+            "Title",
+        )
+        (entry,) = store.list_audit("c1")
+        assert (entry.policy_version, entry.label, entry.action) == (MODERATOR_POLICY, "toxic", "reject")
+        # Decided again (a second moderator, a double click): nothing more is recorded.
+        assert store.resolve_queued([resolution(target.id, "c1", "spam")]) == []
+        assert len(list(store.iter_feedback())) == 1 and len(store.list_audit("c1")) == 1
+
+    def test_purge_deletes_what_is_past_retention(self, store: Store) -> None:
+        old = datetime.now(UTC) - timedelta(days=40)
+        store.add_to_queue([queued("old", created_at=old), queued("new")])
+        assert store.purge_queue(datetime.now(UTC) - timedelta(days=30)) == 1
+        assert [q.comment_id for q in store.list_queue(QueueQuery()).items] == ["new"]
+
+    def test_record_decisions_queues_with_the_audit(self, store: Store) -> None:
+        store.record_decisions([audit_entry("c1")], "s", [], [queued("c1")])
+        assert [q.comment_id for q in store.list_queue(QueueQuery()).items] == ["c1"]
+        with pytest.raises(ValueError, match="invalid value"):
+            store.record_decisions([audit_entry("c2")], "s", [], [queued("c2", scores={"spam": float("nan")})])
+        assert store.list_audit("c2") == []  # neither went in
+
+    def test_readout_counts_decisions_per_site_and_day(self, store: Store) -> None:
+        day = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)
+        store.add_audit(
+            [
+                audit_entry("c1", site_id="s1", created_at=day),
+                audit_entry("c2", site_id="s1", created_at=day),
+                audit_entry("c3", site_id=None, created_at=day + timedelta(hours=1), shadow=False),
+            ]
+        )
+        store.resolve_queued([])  # nothing to do is fine
+        store.add_to_queue([queued("c1", site_id="s1")])
+        (q,) = store.list_queue(QueueQuery()).items
+        store.resolve_queued([resolution(q.id, "c1", "spam", site_id="s1")])
+        since = day - timedelta(days=1)
+        counts = sorted(store.decision_counts(since, None))
+        assert counts == [("", "2026-12-02", "hold", "spam", False, 1), ("s1", "2026-12-01", "hold", "spam", True, 2)]
+        assert store.decision_counts(since, frozenset({"s1"})) == [("s1", "2026-12-01", "hold", "spam", True, 2)]
+        (decided,) = store.moderator_decisions(since, None, limit=10)
+        assert (decided.comment_id, decided.label, decided.scores["spam"]) == ("c1", "spam", 0.7)
+        assert store.moderator_decisions(since, frozenset({"other"}), limit=10) == []
