@@ -4,7 +4,7 @@
     HF_HUB_OFFLINE=1 python bench/real.py --baseline /tmp/data-only/current  # beside a data/-only model
     HF_HUB_OFFLINE=1 python bench/real.py --split sealed                   # the test: once per round
 
-data/real/labels.csv holds 12,045 real public comments (keys and labels only; bench/real_sample.py drew
+data/real/labels.csv holds 12,845 real public comments (keys and labels only; bench/real_sample.py drew
 them) labelled under ../shared/labeling-rubric.md in two blind passes by language-model annotators, with a
 third reading where they disagreed. The dev split is for choices; the sealed split is scored once per
 round, and every run of it is appended to bench/results/real-sealed-log.md so the count is visible.

@@ -2,6 +2,8 @@
 
     python bench/real_sample.py draw --out /tmp/real          # the sample, its splits, and blind packets
     python bench/real_sample.py merge --out /tmp/real         # labelled packets -> data/real/labels.csv
+    python bench/real_sample.py extend --out /tmp/round4 --dataset civil_comments_toxic_spans --size 800
+                                                              # more comments of one set, train split only
 
 The sample is drawn once with a fixed seed: every comment already labelled (../shared/data/rubric_pass1,
 bench/annotations/) plus a stratified draw per set up to SIZES. The sealed test split is drawn first, from
@@ -12,6 +14,7 @@ other pass's label. Texts are written outside the repository, never into it.
 
 import argparse
 import csv
+import hashlib
 import json
 import random
 import sys
@@ -40,6 +43,8 @@ SIZES = {
     "tweeteval_hate": 800,
     "wiki_toxicity_testset": 1000,
 }
+# Later rounds, each drawn with `extend` after the first draw, train split only (data/real/README.md).
+ROUNDS = [("civil_comments_toxic_spans", 800)]  # round 4, 2026-12-06
 SEALED_SHARE, DEV_SHARE = 0.2, 0.15
 PACKET_SIZE = 750
 CONTEXT_NONE = "(no article: a post on social media)"
@@ -108,22 +113,53 @@ def draw(public: Path) -> list[dict[str, str]]:
     return rows
 
 
-def write_packets(rows: list[dict[str, str]], public: Path, out: Path) -> None:
+def extend(public: Path, dataset: str, size: int, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """`rows` (the sample so far), plus `size` comments of `dataset` not among them, stratified as
+    the first draw was. The new ones all go to train: the sealed and dev splits stay exactly what they were,
+    so figures on them compare across rounds. Comments in the Perspective attributes' held-out part
+    (sha256("attributes-test:" + id) in the first 20%, training/toxic_spans.py) are not drawn, so that part
+    stays unseen by the main model too."""
+    rows = list(rows)
+    have = {r["key"] for r in rows if r["dataset"] == dataset}
+    comments = read_set(public, dataset)
+    fresh = [c for k, c in comments.items() if k not in have and 3 <= len(c.text) <= 1500]
+    if dataset == "civil_comments_toxic_spans":
+        raw = {hashed: ident for ident, hashed in raw_key_map(public, dataset).items()}
+        fresh = [c for c in fresh if _share(raw[c.key], "attributes-test") >= 0.2]
+    rng = random.Random(f"{SEED}-extend-{dataset}-{len(have)}")
+    chosen = _strata_draw(fresh, size, rng)
+    rows += [{"dataset": dataset, "key": c.key, "split": "train", "a": "", "b": "", "c": ""} for c in chosen]
+    return rows
+
+
+def sample(public: Path) -> list[dict[str, str]]:
+    """The whole sample data/real/labels.csv labels, split for split: the first draw, then each later round."""
+    rows = draw(public)
+    for dataset, size in ROUNDS:
+        rows = extend(public, dataset, size, rows)
+    return rows
+
+
+def _share(key: str, salt: str) -> float:
+    return int(hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()[:8], 16) / 0x1_0000_0000
+
+
+def write_packets(rows: list[dict[str, str]], public: Path, out: Path, size: int = PACKET_SIZE) -> None:
     texts = {d: read_set(public, d) for d in READERS}
     for p in ("a", "b"):
         todo = [r for r in rows if not r[p]]
         random.Random(f"{SEED}-pass-{p}").shuffle(todo)
-        for i in range(0, len(todo), PACKET_SIZE):
-            name = f"{p.upper()}{i // PACKET_SIZE + 1:02d}"
+        for i in range(0, len(todo), size):
+            name = f"{p.upper()}{i // size + 1:02d}"
             with open(out / f"{name}.jsonl", "w", encoding="utf-8") as f, open(out / f"{name}.map", "w") as m:
-                for j, r in enumerate(todo[i : i + PACKET_SIZE]):
+                for j, r in enumerate(todo[i : i + size]):
                     c = texts[r["dataset"]][r["key"]]
                     f.write(
                         json.dumps({"id": j + 1, "under": c.shown or CONTEXT_NONE, "text": c.text}, ensure_ascii=False)
                         + "\n"
                     )
                     m.write(f"{j + 1},{r['dataset']},{r['key']}\n")
-            print(f"{out / name}.jsonl: {len(todo[i : i + PACKET_SIZE])} comments")
+            print(f"{out / name}.jsonl: {len(todo[i : i + size])} comments")
 
 
 def merge(out: Path) -> None:
@@ -173,7 +209,10 @@ def write_disagreements(public: Path, out: Path, size: int = 400) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/real_sample.py", description=__doc__)
-    parser.add_argument("command", choices=["draw", "merge", "disagreements"])
+    parser.add_argument("command", choices=["draw", "extend", "merge", "disagreements"])
+    parser.add_argument("--dataset", default="civil_comments_toxic_spans", help="extend: the set to draw from")
+    parser.add_argument("--size", type=int, default=800, help="extend: how many more comments")
+    parser.add_argument("--packet", type=int, default=PACKET_SIZE, help="comments per labelling packet")
     parser.add_argument("--public", type=Path, default=PUBLIC)
     parser.add_argument("--out", type=Path, required=True, help="a folder outside the repository")
     args = parser.parse_args(argv)
@@ -186,7 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "disagreements":
         write_disagreements(args.public, args.out)
         return 0
-    rows = draw(args.public)
+    if args.command == "extend":
+        rows = extend(args.public, args.dataset, args.size, _rows(LABELS))
+    else:
+        rows = draw(args.public)
     with open(args.out / "sample.csv", "w", encoding="utf-8", newline="") as f:
         w = csv.DictWriter(f, ["dataset", "key", "split", "a", "b", "c"], lineterminator="\n")
         w.writeheader()
@@ -195,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     for d in READERS:
         print(f"{d}: " + ", ".join(f"{s} {counts[(d, s)]}" for s in ("sealed", "dev", "train")))
     print(f"{len(rows)} comments")
-    write_packets(rows, args.public, args.out)
+    write_packets(rows, args.public, args.out, args.packet)
     return 0
 
 

@@ -106,12 +106,12 @@ def test_without_the_public_texts_training_says_so_and_uses_the_written_corpus(t
 
 @pytest.mark.public
 def test_every_label_joins_to_a_public_text_and_the_sample_is_reproducible(tmp_path: Path) -> None:
-    from real_sample import draw
+    from real_sample import sample
 
     public = require_shared(PUBLIC)
     real = load_real(public)
     assert real.missing == {}, "every labelled key must find its text in ../shared/data/public"
-    drawn = {(r["dataset"], r["key"], r["split"]) for r in draw(public)}
+    drawn = {(r["dataset"], r["key"], r["split"]) for r in sample(public)}
     assert drawn == {(r.dataset, r.key, r.split) for r in read_labels()}
 
 
