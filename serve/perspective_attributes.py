@@ -10,6 +10,7 @@ scoring has just computed and the model's embedder remembers: no second encoder 
 """
 
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -20,10 +21,8 @@ from model.modeldir import ArtifactError
 from model.normalize import normalize
 
 _lock = threading.Lock()
-# id(estimator) -> (estimator, its attributes). The estimator is held so its id is not reused while remembered;
-# two entries: the model serving and the one a reload is warming up.
-_known: dict[int, tuple[Any, Attributes | None]] = {}
-_REMEMBERED = 2
+# estimator -> its attributes, forgotten with the estimator: a replaced model is not kept alive by this.
+_known: "weakref.WeakKeyDictionary[Any, Attributes | None]" = weakref.WeakKeyDictionary()
 
 
 def load_attributes(loaded: Any) -> Attributes | None:
@@ -31,8 +30,8 @@ def load_attributes(loaded: Any) -> Attributes | None:
     Raises ArtifactError naming the file when the folder is damaged or does not fit the model."""
     estimator = loaded.estimator
     with _lock:
-        if id(estimator) in _known:
-            return _known[id(estimator)][1]
+        if estimator in _known:
+            return _known[estimator]
     attributes = read_attributes(loaded.path)
     if attributes is not None:
         embedder = getattr(estimator, "embedder_", None)
@@ -48,9 +47,7 @@ def load_attributes(loaded: Any) -> Attributes | None:
                 f"`python -m training.attributes --model-dir {loaded.path}`"
             )
     with _lock:
-        _known[id(estimator)] = (estimator, attributes)
-        while len(_known) > _REMEMBERED:
-            _known.pop(next(iter(_known)))
+        _known[estimator] = attributes
     return attributes
 
 
