@@ -14,7 +14,7 @@ from training.realdata import row_key
 from training.toxic_spans import DATASET, load_toxic_spans, part_of
 from training.toxic_spans import FOLDER as DATA_FOLDER
 
-from .conftest import PUBLIC, require_shared
+from .conftest import PUBLIC, ROOT, require_shared
 
 
 def test_span_f1_scores_as_semeval_2021_task_5():
@@ -84,7 +84,9 @@ def test_training_on_a_slice_writes_attributes_the_service_loads(default_model_d
             shutil.copy2(p, model / p.name)
     report = tmp_path / "report.md"
     args = ["--model-dir", str(model), "--public", str(PUBLIC), "--limit", "1500", "--cache", ""]
+    before = set(ROOT.iterdir())
     assert main([*args, "--report", str(report), "--score-on", "calibration"]) == 0
+    assert set(ROOT.iterdir()) == before  # `--cache ""` caches nothing, anywhere
     attributes = read_attributes(model)
     assert attributes is not None and (model / FOLDER).is_dir()
     figures = attributes.metadata["held_out"]["test"]["roc_auc"]
