@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .lexicon import LEXICON_NAMES, lexicon_features
-from .spans import SPAN_OUTPUTS, SUMMARY, SpanModel, sigmoid
+from .spans import SPAN_OUTPUTS, SUMMARY, SpanModel, sigmoid, words
 
 # Perspective's names, in the order arrays store them.
 ATTRIBUTES: tuple[str, ...] = ("TOXICITY", "SEVERE_TOXICITY", "INSULT", "PROFANITY", "THREAT", "IDENTITY_ATTACK")
@@ -97,6 +97,8 @@ class Attributes:
     ) -> tuple[dict[str, float], Spans]:
         """Attribute -> probability for one comment (`text` as sent, `normalized` = normalize(text), `embedding`
         its sentence embedding), and with spans=True, output -> [(begin, end, score)] over `text`."""
-        inputs = head_inputs(np.asarray(embedding).reshape(1, -1), [normalized], self.spans.summarise(text)[None, :])
+        found = words(text)
+        summary = self.spans.summarise(text, found)[None, :]
+        inputs = head_inputs(np.asarray(embedding).reshape(1, -1), [normalized], summary)
         scores = dict(zip(self.names, map(float, self.heads.predict(inputs)[0]), strict=True))
-        return scores, (self.spans.spans(text, scores) if spans else {})
+        return scores, (self.spans.spans(text, scores, found) if spans else {})

@@ -20,7 +20,8 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -55,6 +56,7 @@ _MASK_END = "*$"
 GATE_FEATURES: tuple[str, ...] = ("max_word", "top2_words", "comment_output", "comment_toxicity", "log_words")
 # Per output, what summarise() gives the attribute heads: the highest table value, the mean of the top three.
 SUMMARY = ("max", "top3")
+MAX_REMEMBERED = 200_000  # words whose table row a model remembers
 # Words longer than this are not looked up (a URL, a run of emoji); they still get the other features.
 MAX_WORD_CHARS = 40
 
@@ -85,6 +87,9 @@ def _in_word(c: str) -> bool:
     return c.isalnum() or unicodedata.category(c).startswith("M")
 
 
+# Remembered per word, as model/lexicon.py does: words repeat (Zipf), and normalising and matching each word
+# again made a long comment's spans cost more than its scoring.
+@lru_cache(maxsize=65_536)
 def word_key(raw: str) -> str:
     if len(raw) > MAX_WORD_CHARS:
         return ""
@@ -105,6 +110,8 @@ class SpanModel:
     gate_intercept: np.ndarray  # (o,)
     gate_threshold: np.ndarray  # (o,) gate probability under which the comment gets no span of that output
     outputs: tuple[str, ...] = SPAN_OUTPUTS
+    # word -> its row in `vocab` (-1: unseen), remembered; not part of the model.
+    _rows: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def check(self) -> None:
         v, o, f = len(self.vocab), len(self.outputs), len(FEATURES)
@@ -125,11 +132,17 @@ class SpanModel:
                 raise ValueError(f"span model: {name} has shape {found}, expected {shape}")
 
     def _lookup(self, key: str) -> int:
-        for candidate in dict.fromkeys([key, *stems(key, verb=False)]):
-            i = int(np.searchsorted(self.vocab, candidate))
-            if i < len(self.vocab) and self.vocab[i] == candidate:
-                return i
-        return -1
+        found = self._rows.get(key)
+        if found is None:
+            found = -1
+            for candidate in dict.fromkeys([key, *stems(key, verb=False)]):
+                i = int(np.searchsorted(self.vocab, candidate))
+                if i < len(self.vocab) and self.vocab[i] == candidate:
+                    found = i
+                    break
+            if len(self._rows) < MAX_REMEMBERED:
+                self._rows[key] = found
+        return found
 
     def table_values(self, found: Sequence[Word]) -> tuple[np.ndarray, np.ndarray]:
         """(n_words, o) table log-odds (the prior for unseen words) and (n_words,) support of `found`."""
@@ -138,17 +151,20 @@ class SpanModel:
         table = np.where(known[:, None], self.table[np.maximum(rows, 0)], self.prior[None, :])
         return table, np.where(known, self.support[np.maximum(rows, 0)], 0.0)
 
-    def summarise(self, text: str) -> np.ndarray:
-        """(len(outputs) * len(SUMMARY),) what the words of `text` say per output, for the attribute heads."""
-        table, _ = self.table_values(words(text))
+    def summarise(self, text: str, found: Sequence[Word] | None = None) -> np.ndarray:
+        """(len(outputs) * len(SUMMARY),) what the words of `text` (`found`: words(text), when known) say per
+        output, for the attribute heads."""
+        table, _ = self.table_values(words(text) if found is None else found)
         if not len(table):
             table = self.prior[None, :]
         top = -np.sort(-table, axis=0)[:3]
         return np.concatenate([top[0], top.mean(axis=0)])
 
-    def features(self, text: str, comment: Mapping[str, float]) -> tuple[list[Word], np.ndarray]:
+    def features(
+        self, text: str, comment: Mapping[str, float], found: Sequence[Word] | None = None
+    ) -> tuple[Sequence[Word], np.ndarray]:
         """The words of `text` and their (n_words, o, len(FEATURES)) features; `comment`: the heads' scores."""
-        found = words(text)
+        found = words(text) if found is None else found
         n, o = len(found), len(self.outputs)
         x = np.zeros((n, o, len(FEATURES)))
         if not n:
@@ -160,9 +176,7 @@ class SpanModel:
         x[:-1, :, 3] = table[1:]
         x[0, :, 2] = x[-1, :, 3] = self.prior
         for i, w in enumerate(found):
-            counts = lexicon_counts(w.key) if w.key else {}
-            for j, name in enumerate(CATEGORIES):
-                x[i, :, 4 + j] = min(counts.get(name, 0), 1)
+            x[i, :, 4 : 4 + len(CATEGORIES)] = categories(w.key)
             raw = text[w.begin : w.end]
             x[i, :, 4 + len(CATEGORIES) + 3] = float(len(raw) > 1 and raw.isupper())
         base = 4 + len(CATEGORIES)
@@ -174,9 +188,11 @@ class SpanModel:
         x[:, :, base + 4] = math.log1p(n) / 5.0
         return found, x
 
-    def word_scores(self, text: str, comment: Mapping[str, float]) -> tuple[list[Word], np.ndarray]:
+    def word_scores(
+        self, text: str, comment: Mapping[str, float], found: Sequence[Word] | None = None
+    ) -> tuple[Sequence[Word], np.ndarray]:
         """The words and their (n_words, o) probabilities of being inside a span of each output."""
-        found, x = self.features(text, comment)
+        found, x = self.features(text, comment, found)
         return found, sigmoid(np.einsum("nof,of->no", x, self.coef) + self.intercept)
 
     def gate_inputs(self, scores: np.ndarray, comment: Mapping[str, float]) -> np.ndarray:
@@ -191,14 +207,23 @@ class SpanModel:
         """(o,) probability that the comment has a span of each output at all."""
         return sigmoid(np.einsum("og,og->o", self.gate_inputs(scores, comment), self.gate_coef) + self.gate_intercept)
 
-    def spans(self, text: str, comment: Mapping[str, float]) -> dict[str, list[tuple[int, int, float]]]:
+    def spans(
+        self, text: str, comment: Mapping[str, float], found: Sequence[Word] | None = None
+    ) -> dict[str, list[tuple[int, int, float]]]:
         """Output -> [(begin, end, score)] over `text`, score being the highest word score inside the span."""
-        found, scores = self.word_scores(text, comment)
+        found, scores = self.word_scores(text, comment, found)
         opened = self.gate(scores, comment) >= self.gate_threshold
         return {
             name: merge(text, found, scores[:, k], float(self.threshold[k])) if opened[k] else []
             for k, name in enumerate(self.outputs)
         }
+
+
+@lru_cache(maxsize=65_536)
+def categories(key: str) -> tuple[float, ...]:
+    """1.0 per CATEGORIES list the word belongs to (model/lexicon.py), else 0.0."""
+    counts = lexicon_counts(key) if key else {}
+    return tuple(float(min(counts.get(name, 0), 1)) for name in CATEGORIES)
 
 
 def merge(text: str, found: Sequence[Word], scores: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
