@@ -173,3 +173,32 @@ def test_the_shipped_attributes_are_small_data_only_and_say_how_they_were_made(d
     assert attributes is not None and set(attributes.names) == {"TOXICITY", *HEADS}
     held_out = attributes.metadata["held_out"]["test"]["roc_auc"]
     assert set(held_out) == set(attributes.names)
+
+
+HOSTILE = [
+    "\u202eYou are an idiot\u202c and a m\u043er\u043en",  # bidi override, Cyrillic look-alikes
+    "f\u200bu\u200bc\u200bk you, i.d.i.o.t",  # zero-width spaces inside the word
+    "\U0001f595\U0001f595 " * 200,  # emoji only, outside the BMP
+    "idiot" * 300,  # one 1,500-character word
+    "You \u0000are\u0007 an\u001b idiot\ufeff.",  # control characters
+    "\u0301\u0301\u0301 \u200d \ufe0f",  # marks and joiners with nothing to join
+    "ＹＯＵ ＡＲＥ ＡＮ ＩＤＩＯＴ",  # fullwidth letters
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_gets_spans_inside_the_text_as_sent(live: Live, text: str):
+    r = analyze(live, text, "TOXICITY", *HEADS, spanAnnotations=True)
+    assert r.status_code == 200, r.text
+    for name, answer in r.json()["attributeScores"].items():
+        for s in answer["spanScores"]:
+            assert 0 <= s["begin"] < s["end"] <= len(text), (name, s)
+            assert text[s["begin"] : s["end"]].strip(), (name, s)  # never a span of white space alone
+
+
+def test_look_alike_letters_are_marked_where_they_stand():
+    # Fullwidth letters normalise to "YOU ARE AN IDIOT": the span is the fullwidth word, at its own offsets.
+    from model.spans import words
+
+    text = "ＹＯＵ ＡＲＥ ＡＮ ＩＤＩＯＴ"
+    assert [(w.begin, w.end, w.key) for w in words(text)][-1] == (11, 16, "idiot")
