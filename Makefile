@@ -43,12 +43,14 @@ setup-serve: $(SERVE_STAMP)
 SERVE_MODEL = $(if $(wildcard $(MODELS)/current/model.json $(MODELS)/current/metadata.json),$(MODELS)/current,$(MODELS)/default)
 
 # Rebuild the shipped default model: data/ + the rubric-labelled real comments (texts from ../shared/data/public),
-# trained into models/<version> (portable: data only), then copied to models/default. `python -m training.fit`
-# alone trains into models/current, which `make run` then prefers.
+# trained into models/<version> (portable: data only), then copied to models/default, with the Perspective
+# attributes (training/attributes.py) trained for it. `python -m training.fit` alone trains into
+# models/current, which `make run` then prefers.
 model: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m training.fit --out $(MODELS)
 	rm -rf $(MODELS)/default.new
 	cp -rL $(MODELS)/current $(MODELS)/default.new
+	HF_HUB_OFFLINE=1 $(BIN)/python -m training.attributes --model-dir $(MODELS)/default.new
 	rm -rf $(MODELS)/default && mv $(MODELS)/default.new $(MODELS)/default
 
 # A portable model (models/default, or one training.fit wrote) needs the serving install only; a pickled one

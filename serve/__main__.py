@@ -24,6 +24,7 @@ from model.policy import PolicyError
 from . import logs, workers
 from .app import create_app
 from .auth import AuthConfigError
+from .perspective_attributes import load_attributes
 from .settings import Settings
 
 # Settings never taken from the command line: `ps` shows a process's arguments to every local user.
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m serve") -> int:
     logs.configure(settings.log_level, settings.log_format)
     try:
         loaded = load_model(settings.model_dir)
+        load_attributes(loaded)  # its attributes/ too: a damaged folder stops the start, naming the file
     except ArtifactError as e:
         print(f"error: cannot start, the model is not usable: {e}", file=sys.stderr)
         return 1

@@ -17,13 +17,18 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from model.inputs import Comment
+from model.modeldir import ArtifactError
 from storage import FeedbackIn
 
 from .auth import FEEDBACK, PREDICT, SECURITY, Caller, check_key, presented_key
+from .perspective_attributes import analyze as analyze_attributes
+from .perspective_attributes import load_attributes
 from .perspective_schemas import (
     ATTRIBUTES,
     LANGUAGE,
-    NOT_YET,
+    NOT_HERE,
+    SPANS_OF,
+    TRAINED,
     AnalyzeRequest,
     SuggestRequest,
     article_of,
@@ -108,10 +113,15 @@ def check_languages(languages: list[str]) -> None:
 
 
 def unsupported(name: str, supported: list[str]) -> PerspectiveError:
-    later = " not yet:" if name in NOT_YET else ":"
-    return PerspectiveError(
-        400, f"attribute {name} is{later} not supported by this service; supported attributes are {supported}"
-    )
+    if name in TRAINED:  # the service can, this model cannot
+        return PerspectiveError(
+            400,
+            f"attribute {name} is not supported by the model being served: its directory has no attributes/ folder "
+            f"(add one with `python -m training.attributes --model-dir DIR`, or serve models/default); this model's "
+            f"attributes are {supported}",
+        )
+    where = "not supported by this service" if name in NOT_HERE else "not a Perspective attribute this service knows"
+    return PerspectiveError(400, f"attribute {name} is {where}; supported attributes are {supported}")
 
 
 def comment_text(text: str, limit: int) -> str:
@@ -129,33 +139,54 @@ _OPENAPI = {"security": SECURITY}
 
 @perspective_router.post("/v1alpha1/comments:analyze", openapi_extra=_OPENAPI)
 async def analyze(request: Request) -> JSONResponse:
-    """Perspective's AnalyzeComment: TOXICITY, SPAM, UNSUBSTANTIAL from the model's calibrated scores. Needs
-    the `predict` scope (`?key=` or the usual headers)."""
+    """Perspective's AnalyzeComment. TOXICITY, SPAM, UNSUBSTANTIAL from the model's calibrated scores (TOXICITY
+    is /v1/predict's toxic score); SEVERE_TOXICITY, INSULT, PROFANITY, THREAT, IDENTITY_ATTACK from the
+    model's attribute heads, with character spans when `spanAnnotations` is true. Needs the `predict` scope
+    (`?key=` or the usual headers)."""
     caller(request, PREDICT)  # before the body is read, like every other route
     body = await parse(request, AnalyzeRequest)
     check_languages(body.languages)
+    loaded = _loaded(request)
+    try:
+        attributes = load_attributes(loaded)  # checked at start and reload (serve/warm.py): here a lookup
+    except ArtifactError as e:
+        raise PerspectiveError(503, f"the model's attributes cannot be used: {e}") from None
+    heads = [n for n in attributes.names if n not in ATTRIBUTES] if attributes else []
+    supported = [*ATTRIBUTES, *heads]
     wanted = {}
     for name, params in body.requestedAttributes.items():
-        if name in ATTRIBUTES:
+        if name in supported:
             wanted[name] = params
         elif not body.dropUnsupportedAttributes:
-            raise unsupported(name, list(ATTRIBUTES))
-    services = services_for(request, _loaded(request))
+            raise unsupported(name, supported)
+    services = services_for(request, loaded)
     text = comment_text(body.comment.text, services.settings.max_text_chars)
     title, article = article_of(body.context)
-    # spanAnnotations is accepted and answered without spanScores (docs/perspective.md says why).
     item = Item(audit_id(None, text), None, Comment(text, title, article), None, store=not body.doNotStore)
     try:
         outcome = (await moderate(services, [item], body.communityId, False))[0]
     except HTTPException as e:
         raise _from_http(e) from None
+    values = {
+        name: (1.0 - outcome.scores[label] if inverted else outcome.scores[label])
+        for name, (label, inverted) in ATTRIBUTES.items()
+    }
+    spans: dict[str, list[tuple[int, int, float]]] = {}
+    if attributes is not None and (body.spanAnnotations or any(n in heads for n in wanted)):
+        # After moderate(): the model has embedded this text and remembers it, so the heads add no encoder pass.
+        head_scores, spans = await run_in_threadpool(analyze_attributes, loaded, attributes, text, body.spanAnnotations)
+        values.update({n: head_scores[n] for n in heads})
     scores: dict[str, Any] = {}
     for name, params in wanted.items():
-        label, inverted = ATTRIBUTES[name]
-        value = round(1.0 - outcome.scores[label] if inverted else outcome.scores[label], 6)
+        value = round(values[name], 6)
         if params.scoreThreshold is not None and value < params.scoreThreshold:
             continue  # as Perspective: an attribute under its threshold is left out
         scores[name] = {"summaryScore": {"value": value, "type": "PROBABILITY"}}
+        if body.spanAnnotations and SPANS_OF.get(name) in spans:
+            scores[name]["spanScores"] = [
+                {"begin": b, "end": e, "score": {"value": round(v, 6), "type": "PROBABILITY"}}
+                for b, e, v in spans[SPANS_OF[name]]
+            ]
     answer: dict[str, Any] = {"attributeScores": scores, "languages": [LANGUAGE]}
     if body.clientToken is not None:
         answer["clientToken"] = body.clientToken

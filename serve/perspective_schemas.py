@@ -17,8 +17,21 @@ ATTRIBUTES: dict[str, tuple[str, bool]] = {
     "SPAM": ("spam", False),
     "UNSUBSTANTIAL": ("substantive", True),
 }
-# Perspective's own attributes we do not score yet (issue 21 trains them); named apart so the error says "not yet".
-NOT_YET = ("SEVERE_TOXICITY", "INSULT", "PROFANITY", "THREAT", "IDENTITY_ATTACK", "SEXUALLY_EXPLICIT", "FLIRTATION")
+# Perspective's attributes that a model answers when its directory has attributes/ (model/attributes.py); the
+# error for a model without them says so.
+TRAINED = ("SEVERE_TOXICITY", "INSULT", "PROFANITY", "THREAT", "IDENTITY_ATTACK")
+# Perspective's production attributes no model here scores (no labelled data for them).
+NOT_HERE = ("SEXUALLY_EXPLICIT", "FLIRTATION")
+# Attribute -> the span output (model/spans.py) its spanScores come from. SEVERE_TOXICITY has no typed spans
+# in the data: it points at the toxic words. SPAM and UNSUBSTANTIAL are about the whole comment: no spans.
+SPANS_OF = {
+    "TOXICITY": "TOXICITY",
+    "SEVERE_TOXICITY": "TOXICITY",
+    "INSULT": "INSULT",
+    "PROFANITY": "PROFANITY",
+    "THREAT": "THREAT",
+    "IDENTITY_ATTACK": "IDENTITY_ATTACK",
+}
 # The model is trained on English comments. Perspective accepts ISO 639-1 and BCP-47 codes: "en-US" is English.
 LANGUAGE = "en"
 _ENGLISH = re.compile(r"en(?:[-_][A-Za-z0-9]{1,8})*", re.IGNORECASE)

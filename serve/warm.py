@@ -13,6 +13,7 @@ from collections.abc import Callable
 from model.artifact import ArtifactError, LoadedModel, load_model
 from model.inputs import Comment
 
+from .perspective_attributes import analyze, load_attributes
 from .state import ModelHolder
 
 # Has an article, so article-aware blocks (relevance) run their full path too.
@@ -20,13 +21,24 @@ _WARM_UP = [Comment("Warm-up comment about the article.", "Warm-up article", "Th
 
 
 def warm_up(loaded: LoadedModel) -> None:
-    """Score one comment; any failure is an ArtifactError naming the model version."""
+    """Score one comment, and its Perspective attributes and spans where the model has them; any failure is an
+    ArtifactError naming the model version (or the attributes file at fault)."""
     try:
         loaded.estimator.predict_proba(_WARM_UP)
     except Exception as e:  # the model's own code and third-party loaders raise many kinds
         raise ArtifactError(
             f"model {loaded.version} loaded but could not score a comment ({type(e).__name__}: {e}); "
             "check that its feature blocks' dependencies (e.g. embedding weights) are installed"
+        ) from e
+    attributes = load_attributes(loaded)  # a damaged attributes/ folder is refused here, naming the file
+    if attributes is None:
+        return
+    try:
+        analyze(loaded, attributes, _WARM_UP[0].text, spans=True)
+    except Exception as e:
+        raise ArtifactError(
+            f"model {loaded.version}: its attributes/ loaded but could not score a comment ({type(e).__name__}: {e}); "
+            "retrain them with `python -m training.attributes --model-dir DIR`"
         ) from e
 
 

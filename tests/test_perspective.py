@@ -103,24 +103,28 @@ def test_an_attribute_under_its_threshold_is_left_out(live: Live):
     assert set(r.json()["attributeScores"]) == {"SPAM"}
 
 
-@pytest.mark.parametrize(("attribute", "said"), [("INSULT", "not yet"), ("NO_SUCH_ATTRIBUTE", "not supported")])
+@pytest.mark.parametrize(
+    ("attribute", "said"),
+    [("SEXUALLY_EXPLICIT", "not supported by this service"), ("NO_SUCH_ATTRIBUTE", "not a Perspective attribute")],
+)
 def test_an_unsupported_attribute_is_400_naming_it_and_the_supported_ones(live: Live, attribute: str, said: str):
     message = google_error(post(live, ANALYZE, analyze_body(CALM, "TOXICITY", attribute)), 400, "INVALID_ARGUMENT")
-    assert attribute in message and said in message and "TOXICITY" in message and "UNSUBSTANTIAL" in message
+    assert attribute in message and said in message and "TOXICITY" in message and "INSULT" in message
 
 
 def test_drop_unsupported_attributes_drops_them_instead(live: Live):
-    r = post(live, ANALYZE, analyze_body(CALM, "TOXICITY", "INSULT", dropUnsupportedAttributes=True))
+    r = post(live, ANALYZE, analyze_body(CALM, "TOXICITY", "FLIRTATION", dropUnsupportedAttributes=True))
     assert r.status_code == 200, r.text
     assert set(r.json()["attributeScores"]) == {"TOXICITY"}
 
 
-def test_span_annotations_are_answered_without_spans(live: Live):
-    # docs/perspective.md: accepted and answered with summary scores only, as Perspective answers attributes
-    # that have no spans; a refusal would break clients that always ask.
+def test_span_annotations_are_answered_with_span_scores(live: Live):
+    # tests/test_perspective_attributes.py checks where the spans point; here, that the answer has them.
     r = post(live, ANALYZE, analyze_body(TOXIC, "TOXICITY", spanAnnotations=True))
     assert r.status_code == 200, r.text
-    assert set(r.json()["attributeScores"]["TOXICITY"]) == {"summaryScore"}
+    answer = r.json()["attributeScores"]["TOXICITY"]
+    assert set(answer) == {"summaryScore", "spanScores"}
+    assert any(TOXIC[s["begin"] : s["end"]] in ("idiot", "pathetic idiot") for s in answer["spanScores"]), answer
 
 
 def test_a_language_other_than_english_is_400_naming_it(live: Live):
