@@ -9,6 +9,7 @@ Perspective clients send it, or in our usual headers. docs/perspective.md has th
 """
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from model.artifact import LoadedModel
 from model.inputs import Comment
 from model.modeldir import ArtifactError
 from storage import FeedbackIn
@@ -112,7 +114,14 @@ def check_languages(languages: list[str]) -> None:
         )
 
 
-def unsupported(name: str, supported: list[str]) -> PerspectiveError:
+def unsupported(name: str, supported: list[str], labels: Sequence[str] | None = None) -> PerspectiveError:
+    if name in ATTRIBUTES and labels is not None and ATTRIBUTES[name][0] not in labels:
+        # Read from one of the model's labels: a model trained on other labels cannot answer it.
+        return PerspectiveError(
+            400,
+            f"attribute {name} is read from the label {ATTRIBUTES[name][0]!r}, which the model being served does "
+            f"not predict (labels are the model's, GET /v1/model); this model's attributes are {supported}",
+        )
     if name in TRAINED:  # the service can, this model cannot
         return PerspectiveError(
             400,
@@ -151,14 +160,15 @@ async def analyze(request: Request) -> JSONResponse:
         attributes = load_attributes(loaded)  # checked at start and reload (serve/warm.py): here a lookup
     except ArtifactError as e:
         raise PerspectiveError(503, f"the model's attributes cannot be used: {e}") from None
+    ours = scored_attributes(loaded)
     heads = [n for n in attributes.names if n not in ATTRIBUTES] if attributes else []
-    supported = [*ATTRIBUTES, *heads]
+    supported = [*ours, *heads]
     wanted = {}
     for name, params in body.requestedAttributes.items():
         if name in supported:
             wanted[name] = params
         elif not body.dropUnsupportedAttributes:
-            raise unsupported(name, supported)
+            raise unsupported(name, supported, loaded.metadata["labels"])
     services = services_for(request, loaded)
     text = comment_text(body.comment.text, services.settings.max_text_chars)
     title, article = article_of(body.context)
@@ -169,7 +179,7 @@ async def analyze(request: Request) -> JSONResponse:
         raise _from_http(e) from None
     values = {
         name: (1.0 - outcome.scores[label] if inverted else outcome.scores[label])
-        for name, (label, inverted) in ATTRIBUTES.items()
+        for name, (label, inverted) in ours.items()
     }
     spans: dict[str, list[tuple[int, int, float]]] = {}
     if attributes is not None and (body.spanAnnotations or any(n in heads for n in wanted)):
@@ -193,6 +203,12 @@ async def analyze(request: Request) -> JSONResponse:
     return JSONResponse(answer)
 
 
+def scored_attributes(loaded: LoadedModel) -> dict[str, tuple[str, bool]]:
+    """TOXICITY, SPAM, UNSUBSTANTIAL: those whose label the serving model predicts (labels are the model's)."""
+    labels = set(loaded.metadata["labels"])
+    return {name: spec for name, spec in ATTRIBUTES.items() if spec[0] in labels}
+
+
 def suggested_label(values: dict[str, float]) -> str:
     """TOXICITY >= 0.5 is toxic, else SPAM >= 0.5 is spam, else substantive. Toxic first when both: a
     Perspective client's suggestions are about toxicity, and a comment that is both should be learnt as toxic."""
@@ -210,10 +226,13 @@ async def suggest_score(request: Request) -> JSONResponse:
     who = caller(request, FEEDBACK)
     body = await parse(request, SuggestRequest)
     check_languages(body.languages)
-    accepted = ["TOXICITY", "SPAM"]  # UNSUBSTANTIAL has no label of its own to learn
+    # UNSUBSTANTIAL has no label of its own to learn. A "no" to both is learnt as substantive: a model without
+    # toxic, spam and substantive among its labels cannot take these suggestions.
+    labels = _loaded(request).metadata["labels"]
+    accepted = ["TOXICITY", "SPAM"] if {"toxic", "spam", "substantive"} <= set(labels) else []
     for name in body.attributeScores:
         if name not in accepted:
-            raise unsupported(name, accepted)
+            raise unsupported(name, accepted, labels if not accepted else None)
     text = comment_text(body.comment.text, request.app.state.settings.max_text_chars)
     title, article = article_of(body.context)
     # Stable per community and text, so a comment suggested twice is exported once, with its latest label.

@@ -180,3 +180,45 @@ def test_a_row_with_a_label_outside_the_config_names_the_row_and_the_fix(tmp_pat
     data.write_text(json.dumps({"text": "hello", "label": "offtopic"}) + "\n", encoding="utf-8")
     with pytest.raises(fit.DataError, match=r"rows.jsonl, line 1: unknown label 'offtopic'.*--labels"):
         fit.load_labelled([str(data)])
+
+
+@pytest.fixture(scope="module")
+def renamed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny corpus with the rubric's labels renamed: a model that predicts junk, abuse and keep."""
+    folder = tmp_path_factory.mktemp("renamed")
+    names = {"spam": "junk", "toxic": "abuse", "substantive": "keep"}
+    rows = [json.loads(line) for line in TINY.read_text(encoding="utf-8").splitlines() if line.strip()]
+    data = folder / "renamed.jsonl"
+    data.write_text("".join(json.dumps({**r, "label": names[r["label"]]}) + "\n" for r in rows), encoding="utf-8")
+    argv = ["--data", str(data), "--no-real", "--labels", "junk,abuse,keep", "--out", str(folder / "models"), "-q"]
+    assert fit.main(argv) == 0
+    return folder / "models" / "current"
+
+
+RENAMED_POLICY = """
+version = "renamed-1"
+[thresholds.junk]
+hold = 0.6
+reject = 0.95
+[thresholds.abuse]
+hold = 0.5
+reject = 0.95
+"""
+
+
+def test_perspective_attributes_read_from_labels_the_model_lacks_are_refused_by_name(
+    renamed_dir: Path, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path, RENAMED_POLICY)
+    with service(tmp_path, load_model(renamed_dir), renamed_dir, policy_file=policy) as client:
+        scores = client.post("/v1/predict", json={"comments": [{"text": "you idiot"}]}).json()["results"][0]["scores"]
+        assert set(scores) == {"junk", "abuse", "keep"}
+        body = {"comment": {"text": "you idiot"}, "requestedAttributes": {"TOXICITY": {}}}
+        answer = client.post("/v1alpha1/comments:analyze", json=body)
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        assert error["status"] == "INVALID_ARGUMENT"
+        assert "read from the label 'toxic', which the model being served does not predict" in error["message"]
+        suggest = {"comment": {"text": "you idiot"}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}}}
+        refused = client.post("/v1alpha1/comments:suggestscore", json=suggest)
+        assert refused.status_code == 400 and "'toxic'" in refused.json()["error"]["message"]
