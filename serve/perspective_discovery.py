@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from .perspective import PerspectiveError
-from .perspective_schemas import ATTRIBUTES, LANGUAGE
+from .perspective_schemas import ATTRIBUTES, LANGUAGE, TRAINED
 
 discovery_router = APIRouter(tags=["perspective"])
 VERSION = "v1alpha1"
@@ -33,7 +33,8 @@ def _array_of_strings(description: str) -> dict[str, Any]:
 
 
 def schemas() -> dict[str, dict[str, Any]]:
-    attributes = ", ".join(sorted(ATTRIBUTES))  # read from the mapping, so a new attribute is described here too
+    # Read from the mappings, so a new attribute is described here too.
+    attributes = ", ".join(sorted({*ATTRIBUTES, *TRAINED}))
     objects: dict[str, dict[str, Any]] = {
         "TextEntry": {"text": _string("The comment's text.")},
         "Context": {
@@ -51,7 +52,19 @@ def schemas() -> dict[str, dict[str, Any]]:
             "value": {"type": "number", "format": "float", "description": "A calibrated probability."},
             "type": _string("Always PROBABILITY."),
         },
-        "AttributeScores": {"summaryScore": _ref("Score")},
+        "SpanScore": {
+            "begin": {"type": "integer", "format": "int32", "description": "First character (a code point)."},
+            "end": {"type": "integer", "format": "int32", "description": "One past the last character."},
+            "score": _ref("Score"),
+        },
+        "AttributeScores": {
+            "summaryScore": _ref("Score"),
+            "spanScores": {
+                "type": "array",
+                "items": _ref("SpanScore"),
+                "description": "With spanAnnotations: the characters that made the comment score high.",
+            },
+        },
         "AnalyzeCommentRequest": {
             "comment": _ref("TextEntry"),
             "context": _ref("Context"),
@@ -62,7 +75,7 @@ def schemas() -> dict[str, dict[str, Any]]:
             },
             "languages": _array_of_strings(f"Only English ({LANGUAGE}, or an English BCP-47 tag)."),
             "doNotStore": {"type": "boolean", "description": "Write nothing about this comment."},
-            "spanAnnotations": {"type": "boolean", "description": "Accepted; see docs/perspective.md."},
+            "spanAnnotations": {"type": "boolean", "description": "Answer spanScores per attribute."},
             "dropUnsupportedAttributes": {"type": "boolean", "description": "Leave out, not refuse, others."},
             "clientToken": _string("Echoed in the answer."),
             "communityId": _string("The site: its policy section and copy-paste memory apply."),

@@ -141,3 +141,19 @@ def test_suggestscore_from_the_client_lands_in_the_feedback_store(live: Live):
     with pytest.raises(HttpError) as caught:
         client(live, PREDICT_ONLY).comments().suggestscore(body=body).execute()
     assert caught.value.status_code == 403
+
+
+def test_the_trained_attributes_and_their_spans_through_the_client(live: Live):
+    """The sub-attributes the shipped model's attributes/ answers, with character spans, as the client gets them."""
+    text = "What a stupid idea, you moron."
+    body = {
+        "comment": {"text": text},
+        "requestedAttributes": {"INSULT": {}, "PROFANITY": {}, "THREAT": {}, "IDENTITY_ATTACK": {}},
+        "spanAnnotations": True,
+        "languages": ["en"],
+    }
+    answer = client(live, KEY).comments().analyze(body=body).execute()
+    assert set(answer["attributeScores"]) == {"INSULT", "PROFANITY", "THREAT", "IDENTITY_ATTACK"}
+    assert value(answer, "INSULT") > value(analyze(live, CIVIL, requestedAttributes={"INSULT": {}}), "INSULT")
+    marked = {text[s["begin"] : s["end"]] for s in answer["attributeScores"]["INSULT"]["spanScores"]}
+    assert any("moron" in m for m in marked), marked
