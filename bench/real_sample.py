@@ -43,8 +43,9 @@ SIZES = {
     "tweeteval_hate": 800,
     "wiki_toxicity_testset": 1000,
 }
-# Later rounds, each drawn with `extend` after the first draw, train split only (data/real/README.md).
-ROUNDS = [("civil_comments_toxic_spans", 800)]  # round 4, 2026-12-06
+# Later rounds, each drawn with `extend` after the first draw, never into dev or sealed (data/real/README.md).
+# (set, size, split); round 4's went to "extra" once they made the dev split worse (real-choices.md).
+ROUNDS = [("civil_comments_toxic_spans", 800, "extra")]  # round 4, 2026-12-06
 SEALED_SHARE, DEV_SHARE = 0.2, 0.15
 PACKET_SIZE = 750
 CONTEXT_NONE = "(no article: a post on social media)"
@@ -113,9 +114,12 @@ def draw(public: Path) -> list[dict[str, str]]:
     return rows
 
 
-def extend(public: Path, dataset: str, size: int, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+def extend(
+    public: Path, dataset: str, size: int, rows: list[dict[str, str]], split: str = "train"
+) -> list[dict[str, str]]:
     """`rows` (the sample so far), plus `size` comments of `dataset` not among them, stratified as
-    the first draw was. The new ones all go to train: the sealed and dev splits stay exactly what they were,
+    the first draw was. The new ones all go to `split` (train, or extra: labelled, left out of the default
+    recipe); the sealed and dev splits stay exactly what they were,
     so figures on them compare across rounds. Comments in the Perspective attributes' held-out part
     (sha256("attributes-test:" + id) in the first 20%, training/toxic_spans.py) are not drawn, so that part
     stays unseen by the main model too."""
@@ -128,15 +132,15 @@ def extend(public: Path, dataset: str, size: int, rows: list[dict[str, str]]) ->
         fresh = [c for c in fresh if _share(raw[c.key], "attributes-test") >= 0.2]
     rng = random.Random(f"{SEED}-extend-{dataset}-{len(have)}")
     chosen = _strata_draw(fresh, size, rng)
-    rows += [{"dataset": dataset, "key": c.key, "split": "train", "a": "", "b": "", "c": ""} for c in chosen]
+    rows += [{"dataset": dataset, "key": c.key, "split": split, "a": "", "b": "", "c": ""} for c in chosen]
     return rows
 
 
 def sample(public: Path) -> list[dict[str, str]]:
     """The whole sample data/real/labels.csv labels, split for split: the first draw, then each later round."""
     rows = draw(public)
-    for dataset, size in ROUNDS:
-        rows = extend(public, dataset, size, rows)
+    for dataset, size, split in ROUNDS:
+        rows = extend(public, dataset, size, rows, split)
     return rows
 
 

@@ -70,7 +70,7 @@ def test_the_final_label_is_the_third_reading_else_the_passes_where_they_agree(a
         (["olid", "k1", "train", "offensive", "", ""], "line 2: column a is 'offensive'; expected empty or one of"),
         (
             ["olid", "k1", "test", "spam", "spam", ""],
-            "line 2: split 'test'; expected one of ['train', 'dev', 'sealed']",
+            "line 2: split 'test'; expected one of ['train', 'dev', 'sealed', 'extra']",
         ),
         (["reddit", "k1", "train", "spam", "spam", ""], "line 2: dataset 'reddit'; expected one of"),
     ],
@@ -145,3 +145,10 @@ def test_a_fit_trains_on_the_real_train_split_records_its_sets_and_measures_dev(
     assert meta["training"]["data"]["rows"] == 48  # the written rows; the real ones are counted apart
     assert meta["metrics"]["real_dev"]["n"] == 30  # dev of youtube + olid; sealed is never read
     assert set(meta["metrics"]["real_dev"]["per_label"]) == set(LABELS)
+
+
+def test_the_extra_split_is_labelled_but_left_out_of_the_default_recipe() -> None:
+    extra = [r for r in read_labels() if r.split == "extra"]
+    assert len(extra) == 800 and {r.dataset for r in extra} == {"civil_comments_toxic_spans"}
+    assert TrainConfig().real_splits == ["train"]
+    assert TrainConfig().updated({"real_splits": ["train", "extra"]}).real_splits == ["train", "extra"]
