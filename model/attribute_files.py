@@ -21,15 +21,14 @@ from typing import Any, cast
 import numpy as np
 
 from .attributes import AttributeHeads, Attributes
-from .checksum import sha256_file
+from .checksum import CHECKSUMS_FILE, read_checksums, sha256_file, verify, write_checksums
 from .lexicon import LEXICON_NAMES
-from .modeldir import ArtifactError
+from .modeldir import ArtifactError, checked
 from .spans import FEATURES, GATE_FEATURES, SpanModel
 
 FOLDER = "attributes"
 SPEC_FILE = "attributes.json"
 ARRAYS_FILE = "attributes.npz"
-CHECKSUMS_FILE = "checksums.txt"
 FORMAT = "comment-moderation/attributes"
 FORMAT_VERSION = 1
 RETRAIN = "restore the folder from the release, or write it again with `python -m training.attributes --model-dir DIR`"
@@ -84,8 +83,7 @@ def write_attributes(model_dir: Path, attributes: Attributes) -> Path:
             "arrays": {"file": ARRAYS_FILE, "sha256": sha256_file(tmp / ARRAYS_FILE)},
         }
         (tmp / SPEC_FILE).write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        lines = [f"{sha256_file(tmp / n)}  {n}\n" for n in (SPEC_FILE, ARRAYS_FILE)]
-        (tmp / CHECKSUMS_FILE).write_text("".join(lines), encoding="utf-8")
+        write_checksums(tmp, (SPEC_FILE, ARRAYS_FILE))
         os.chmod(tmp, 0o755)
         if folder.exists():
             shutil.rmtree(folder)
@@ -101,15 +99,9 @@ def read_attributes(model_dir: Path) -> Attributes | None:
     folder = Path(model_dir) / FOLDER
     if not folder.exists():
         return None
-    checksums = folder / CHECKSUMS_FILE
-    if not checksums.is_file():
-        raise ArtifactError(f"{checksums} is missing; {folder} is incomplete: {RETRAIN}")
-    recorded = {}
-    for line in checksums.read_text(encoding="utf-8").splitlines():
-        digest, _, name = line.partition("  ")
-        recorded[name] = digest
+    recorded = checked(read_checksums, folder, RETRAIN)
     for name in (SPEC_FILE, ARRAYS_FILE):
-        _check(folder / name, recorded.get(name))
+        checked(verify, folder / name, recorded.get(name), CHECKSUMS_FILE, RETRAIN)
     try:
         spec = json.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -119,7 +111,7 @@ def read_attributes(model_dir: Path) -> Attributes | None:
             f"{folder / SPEC_FILE} is format {spec.get('format')!r} version {spec.get('format_version')!r}; this code "
             f"reads {FORMAT!r} version {FORMAT_VERSION}: {RETRAIN}"
         )
-    _check(folder / ARRAYS_FILE, spec.get("arrays", {}).get("sha256"), SPEC_FILE)
+    checked(verify, folder / ARRAYS_FILE, spec.get("arrays", {}).get("sha256"), SPEC_FILE, RETRAIN)
     try:
         with np.load(folder / ARRAYS_FILE, allow_pickle=False) as npz:
             a = {name: npz[name] for name in npz.files}
@@ -155,14 +147,3 @@ def read_attributes(model_dir: Path) -> Attributes | None:
     except (KeyError, ValueError, TypeError) as e:
         raise ArtifactError(f"{folder}: cannot use it ({type(e).__name__}: {e}): {RETRAIN}") from e
     return Attributes(heads, spans, dict(spec.get("encoder") or {}), dict(spec.get("metadata") or {}))
-
-
-def _check(path: Path, expected: str | None, where: str = CHECKSUMS_FILE) -> None:
-    if not path.is_file():
-        raise ArtifactError(f"{path} is missing; the attributes folder is incomplete: {RETRAIN}")
-    found = sha256_file(path)
-    if found != expected:
-        raise ArtifactError(
-            f"{path} has sha256 {found[:16]}..., but {where} records {str(expected)[:16]}...; the file is corrupt or "
-            f"was edited. Refusing to load it: {RETRAIN}"
-        )

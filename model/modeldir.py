@@ -6,12 +6,13 @@ Below both formats, so that each imports it and neither imports the other: model
 reads either kind, and the portable format must not need it.
 """
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from .checksum import sha256_file
+from .checksum import ChecksumError, sha256_file
 from .embeddings import WEIGHTS_FILES
 
 # A fine-tuned encoder's folder inside the version directory; the pickled embedding config names it by this
@@ -50,3 +51,15 @@ def bind_encoder(config: Any, path: Path) -> Any:
             "fine-tuned encoder is corrupt or was replaced. Restore the whole version directory, or retrain"
         )
     return replace(config, path=str(folder))
+
+
+T = TypeVar("T")
+
+
+def checked(check: Callable[..., T], *args: Any) -> T:
+    """`check(*args)` (model/checksum.py's read_checksums or verify), its ChecksumError raised as the
+    ArtifactError that every loader's caller handles."""
+    try:
+        return check(*args)
+    except ChecksumError as e:
+        raise ArtifactError(str(e)) from None

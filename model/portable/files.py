@@ -16,12 +16,11 @@ from typing import Any, cast
 
 import numpy as np
 
-from ..checksum import sha256_file
-from ..modeldir import ArtifactError
+from ..checksum import CHECKSUMS_FILE, read_checksums, sha256_file, verify, write_checksums
+from ..modeldir import ArtifactError, checked
 
 MODEL_JSON = "model.json"
 ARRAYS_FILE = "arrays.npz"
-CHECKSUMS_FILE = "checksums.txt"
 FORMAT = "comment-moderation/portable"
 FORMAT_VERSION = 1
 REEXPORT = "export it again with `python -m model.portable export SRC_MODEL_DIR DEST`, or restore the folder"
@@ -49,8 +48,7 @@ def write_folder(folder: Path, spec: dict[str, Any], arrays: dict[str, np.ndarra
             "arrays": {"file": ARRAYS_FILE, "sha256": sha256_file(tmp / ARRAYS_FILE)},
         }
         _write(tmp / MODEL_JSON, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        lines = [f"{sha256_file(tmp / name)}  {name}\n" for name in (MODEL_JSON, ARRAYS_FILE)]
-        _write(tmp / CHECKSUMS_FILE, "".join(lines))
+        write_checksums(tmp, (MODEL_JSON, ARRAYS_FILE))
         os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide a shipped model from the user that serves it
         os.rename(tmp, folder)
     except BaseException:
@@ -62,9 +60,9 @@ def write_folder(folder: Path, spec: dict[str, Any], arrays: dict[str, np.ndarra
 def read_folder(folder: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(model.json, arrays.npz's arrays) of a portable model, each file checked against its sha256 first."""
     folder = Path(folder)
-    recorded = _checksums(folder)
+    recorded = checked(read_checksums, folder, REEXPORT)
     spec_file = folder / MODEL_JSON
-    _check(spec_file, recorded.get(MODEL_JSON), CHECKSUMS_FILE)
+    checked(verify, spec_file, recorded.get(MODEL_JSON), CHECKSUMS_FILE, REEXPORT)
     try:
         spec = json.loads(spec_file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -75,36 +73,13 @@ def read_folder(folder: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             f"{FORMAT!r} version {FORMAT_VERSION}: load it with the code that wrote it, or {REEXPORT}"
         )
     arrays_file = folder / ARRAYS_FILE
-    _check(arrays_file, spec.get("arrays", {}).get("sha256"), MODEL_JSON)
+    checked(verify, arrays_file, spec.get("arrays", {}).get("sha256"), MODEL_JSON, REEXPORT)
     try:
         with np.load(arrays_file, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
     except ValueError as e:  # an object array asks for pickle, which is refused
         raise ArtifactError(f"{arrays_file} holds arrays that need unpickling ({e}); refusing them: {REEXPORT}") from e
     return spec, arrays
-
-
-def _checksums(folder: Path) -> dict[str, str]:
-    path = folder / CHECKSUMS_FILE
-    if not path.is_file():
-        raise ArtifactError(f"{path} is missing; {folder} is not a complete portable model: {REEXPORT}")
-    recorded = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        digest, _, name = line.partition("  ")
-        if name:
-            recorded[name] = digest
-    return recorded
-
-
-def _check(path: Path, expected: str | None, where: str) -> None:
-    if not path.is_file():
-        raise ArtifactError(f"{path} is missing; the portable model is incomplete: {REEXPORT}")
-    found = sha256_file(path)
-    if found != expected:
-        raise ArtifactError(
-            f"{path} has sha256 {found[:16]}..., but {where} records {str(expected)[:16]}...; the file is corrupt "
-            f"or was edited. Refusing to load it: {REEXPORT}"
-        )
 
 
 def _write(path: Path, text: str) -> None:
