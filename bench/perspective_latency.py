@@ -35,6 +35,19 @@ WARMUP = 30
 TARGET = 1.10
 
 
+KINDS = ("predict", "analyze", "analyze_all")
+ALL_ATTRIBUTES = (
+    "TOXICITY",
+    "SEVERE_TOXICITY",
+    "INSULT",
+    "PROFANITY",
+    "THREAT",
+    "IDENTITY_ATTACK",
+    "SPAM",
+    "UNSUBSTANTIAL",
+)
+
+
 def comments(n: int) -> list[str]:
     rows = [json.loads(line) for line in (ROOT / "data" / "comments.jsonl").read_text(encoding="utf-8").splitlines()]
     texts = sorted({r["text"] for r in rows if r["text"].strip()})
@@ -48,7 +61,9 @@ def timed(client: httpx.Client, kind: str, text: str) -> float:
     if kind == "predict":
         request = client.build_request("POST", "/v1/predict", json={"comments": [{"text": text}]})
     else:
-        body = {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}}, "languages": ["en"]}
+        body: dict = {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}}, "languages": ["en"]}
+        if kind == "analyze_all":  # every attribute, with spans: the heads and the span model run too
+            body = {**body, "requestedAttributes": {a: {} for a in ALL_ATTRIBUTES}, "spanAnnotations": True}
         request = client.build_request("POST", "/v1alpha1/comments:analyze", json=body, params={"key": KEY})
     started = time.perf_counter()
     r = client.send(request)
@@ -71,11 +86,11 @@ def run(model_dir: Path, n: int) -> dict[str, dict[str, float]]:
         try:
             with httpx.Client(base_url=live.url, headers={"X-API-Key": KEY}, timeout=60) as client:
                 for text in warm:
-                    timed(client, "predict", text)
-                    timed(client, "analyze", text)
-                times: dict[str, list[float]] = {"predict": [], "analyze": []}
+                    for kind in KINDS:
+                        timed(client, kind, text)
+                times: dict[str, list[float]] = {kind: [] for kind in KINDS}
                 for i, text in enumerate(timed_texts):
-                    order = ("predict", "analyze") if i % 2 == 0 else ("analyze", "predict")
+                    order = KINDS[i % 3 :] + KINDS[: i % 3]  # each kind first, second and last in turn
                     for kind in order:
                         times[kind].append(timed(client, kind, text))
         finally:
@@ -84,7 +99,7 @@ def run(model_dir: Path, n: int) -> dict[str, dict[str, float]]:
 
 
 def report(figures: dict[str, dict[str, float]], command: str, note: str) -> str:
-    p, a = figures["predict"], figures["analyze"]
+    p, a, every = figures["predict"], figures["analyze"], figures["analyze_all"]
     ratio_median, ratio_p95 = a["median_ms"] / p["median_ms"], a["p95_ms"] / p["p95_ms"]
     verdict = "met" if max(ratio_median, ratio_p95) <= TARGET else "NOT met"
     return "\n".join(
@@ -105,8 +120,14 @@ def report(figures: dict[str, dict[str, float]], command: str, note: str) -> str
             f"| POST /v1/predict (one comment) | {p['n']} | {p['median_ms']:.2f} | {p['p95_ms']:.2f} |",
             f"| POST /v1alpha1/comments:analyze | {a['n']} | {a['median_ms']:.2f} | {a['p95_ms']:.2f} |",
             f"| analyze / predict | | {ratio_median:.3f} | {ratio_p95:.3f} |",
+            f"| POST /v1alpha1/comments:analyze, all 8 attributes + spans | {every['n']} | {every['median_ms']:.2f} | "
+            f"{every['p95_ms']:.2f} |",
+            f"| all attributes / predict | | {every['median_ms'] / p['median_ms']:.3f} | "
+            f"{every['p95_ms'] / p['p95_ms']:.3f} |",
             "",
-            f"Target (analyze within 10% of predict, median and p95): {verdict}.",
+            f"Target (analyze within 10% of predict, median and p95): {verdict}. The target is for the body clients",
+            "send (Coral's: TOXICITY alone); asking every attribute with spans adds the attribute heads and the span",
+            "model, on the embedding /v1/predict computed anyway.",
             "",
         ]
     )
