@@ -19,7 +19,19 @@ from typing import Any
 import httpx
 from websockets.sync.client import connect
 
+from .live import stop_process
+
 CHROMIUM = Path("/usr/bin/chromium")
+# Headless, with nothing of its own reaching out (updates, sync, first-run pages); tests/test_report_browser.py too.
+HEADLESS_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 START_TIMEOUT_S = 60.0
 
 
@@ -29,13 +41,7 @@ class Browser:
         self.proc = subprocess.Popen(
             [
                 str(CHROMIUM),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
+                *HEADLESS_FLAGS,
                 "--hide-scrollbars",
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # only the loopback server is reachable
                 f"--user-data-dir={self.profile}",
@@ -146,13 +152,7 @@ class Browser:
             if getattr(self, "_stack", None) is not None:
                 self._stack.close()
         finally:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=15)
+            stop_process(self.proc)
             shutil.rmtree(self.profile, ignore_errors=True)
 
     def __enter__(self) -> "Browser":

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.browser import CHROMIUM, HEADLESS_FLAGS
 from tests.conftest import FIXTURES
 from training.report.layout import SECTION_TITLES
 
-CHROMIUM = Path("/usr/bin/chromium")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TOXIC_RED = (0xC0, 0x39, 0x2B)  # the toxic line colour in training/report/charts.py
 
@@ -47,13 +47,7 @@ class Page(HTMLParser):
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
     flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
+        *HEADLESS_FLAGS,
         f"--user-data-dir={profile}",
         # network off: no name resolves and every request would go to a closed local port
         "--host-resolver-rules=MAP * ~NOTFOUND",
