@@ -107,7 +107,7 @@ def test_installed_console_script_serves_from_another_directory(installed: Path,
     try:
         url = f"http://127.0.0.1:{port}"
         answer = _first_answer(proc, url, tmp_path / "server.log")
-        assert answer["policy"]["version"] == "default-1"  # policies/default.toml, read from the package
+        assert answer["policy"]["version"] == "default-2"  # policies/default.toml, read from the package
         assert answer["results"][0]["id"] == "c1"
         assert httpx.get(f"{url}/openapi.json", timeout=10).json()["info"]["version"] == version.stdout.split()[1]
     finally:

@@ -27,7 +27,8 @@ def scores(spam: float = 0.0, toxic: float = 0.0) -> dict[str, float]:
         (scores(spam=0.92), REJECT, "spam score 0.92 >= reject threshold 0.92"),
         (scores(spam=0.70), HOLD, "spam score 0.70 >= hold threshold 0.60"),
         (scores(toxic=0.50), HOLD, "toxic score 0.50 >= hold threshold 0.50"),
-        (scores(toxic=0.91), REJECT, "toxic score 0.91 >= reject threshold 0.90"),
+        (scores(toxic=0.96), REJECT, "toxic score 0.96 >= reject threshold 0.96"),
+        (scores(toxic=0.95), HOLD, "toxic score 0.95 >= hold threshold 0.50"),
         (scores(spam=0.59, toxic=0.49), APPROVE, "no label reached a hold threshold"),
     ],
 )
@@ -38,7 +39,7 @@ def test_default_policy_thresholds(given, action, reason):
 
 
 def test_reject_wins_over_hold_and_names_the_labels():
-    decision = load_policy().decide(scores(spam=0.7, toxic=0.95))
+    decision = load_policy().decide(scores(spam=0.7, toxic=0.97))
     assert decision.action == REJECT and decision.labels == ("toxic",)
     assert all("reject" in r for r in decision.reasons)
 

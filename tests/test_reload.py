@@ -42,7 +42,7 @@ def test_reload_swaps_the_model(tmp_path, models):
             "status": "reloaded",
             "model_version": "v2",
             "previous_version": "v1",
-            "policy_version": "default-1",
+            "policy_version": "default-2",
         }
         assert _predicted_version(client) == "v2" and client.get("/v1/model").json()["version"] == "v2"
         assert 'moderation_model_info{name="comment-moderation",version="v2"} 1.0' in client.get("/metrics").text

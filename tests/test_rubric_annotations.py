@@ -67,10 +67,10 @@ def test_a_repeated_key_and_a_sample_mismatch_are_refused(tmp_path: Path) -> Non
 
 
 def test_the_policy_view_counts_what_the_shipped_policy_decides_per_label() -> None:
-    # Columns in LABELS order: spam, toxic, substantive. Default thresholds: toxic hold 0.50 / reject 0.90.
-    proba = np.array([[0.0, 0.95, 0.05], [0.1, 0.6, 0.3], [0.1, 0.1, 0.8], [0.97, 0.02, 0.01]])
+    # Columns in LABELS order: spam, toxic, substantive. Default thresholds: toxic hold 0.50 / reject 0.96.
+    proba = np.array([[0.0, 0.97, 0.03], [0.1, 0.6, 0.3], [0.1, 0.1, 0.8], [0.97, 0.02, 0.01]])
     view = policy_view(None, ["substantive", "substantive", "substantive", "spam"], proba)
-    assert view["version"] == "default-1"
+    assert view["version"] == "default-2"
     assert view["by_our_label"]["substantive"] == {"approve": 0.3333, "hold": 0.3333, "reject": 0.3333}
     assert view["by_our_label"]["spam"] == {"approve": 0.0, "hold": 0.0, "reject": 1.0}
     assert "toxic" not in view["by_our_label"]  # no comment of ours has it: nothing to share out

@@ -45,14 +45,14 @@ def predict(client, *comments, **top):
 
 def test_every_result_has_action_reasons_and_is_audited(svc):
     out = predict(svc, {"id": "c1", "text": "you absolute idiot"}, {"id": "c2", "text": "When does the vote happen?"})
-    assert out["policy"] == {"version": "default-1", "shadow": False}
+    assert out["policy"] == {"version": "default-2", "shadow": False}
     for res in out["results"]:
         assert res["action"] in ("approve", "hold", "reject") and res["reasons"]
         assert "explanation" not in res or res["explanation"] is None
     entries = svc.get("/v1/audit/c1").json()["entries"]
     assert len(entries) == 1
     entry = entries[0]
-    assert entry["model_version"] == out["model"]["version"] and entry["policy_version"] == "default-1"
+    assert entry["model_version"] == out["model"]["version"] and entry["policy_version"] == "default-2"
     assert entry["action"] == out["results"][0]["action"] and entry["scores"] == out["results"][0]["scores"]
     assert entry["text"] is None  # store_text is off by default
 
