@@ -23,8 +23,8 @@ def test_the_fit_recovers_the_rate_distribution_votes_were_drawn_from() -> None:
 def test_the_oracle_is_perfect_only_when_annotators_always_agree() -> None:
     rng = np.random.default_rng(0)
     n = np.full(2000, 3)
-    agreeing = oracle_auc(n, 0.01, 0.01, rng)  # rates near 0 or 1: the majority is the rate
-    split = oracle_auc(n, 20.0, 20.0, rng)  # every rate near 0.5: the majority is a coin toss
+    agreeing = oracle_auc([(n, 0.01, 0.01)], rng)  # rates near 0 or 1: the majority is the rate
+    split = oracle_auc([(n, 20.0, 20.0)], rng)  # every rate near 0.5: the majority is a coin toss
     assert agreeing > 0.98 and 0.5 < split < 0.65
 
 
