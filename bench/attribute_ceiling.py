@@ -26,7 +26,6 @@ attributes metadata (models/default/attributes, written by training/attributes.p
 import argparse
 import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from model.attribute_files import read_attributes  # noqa: E402
 from training.attribute_fit import span_f1  # noqa: E402
-from training.realdata import read_labels  # noqa: E402
-from training.toxic_spans import DATASET, FOLDER, SPAN_TYPES, _majority, _rows, _type_of, part_of  # noqa: E402
+from training.toxic_spans import FOLDER, SPAN_TYPES, _majority, read_set  # noqa: E402
 
 PUBLIC = ROOT.parent / "shared" / "data" / "public"
 RESULTS = ROOT / "bench" / "results"
@@ -51,20 +49,9 @@ SIMULATIONS = 50
 
 def votes(public: Path) -> list[dict]:
     """Per comment of the train/calibration/dev parts: n annotators, each one's answers and character marks."""
-    base = public / FOLDER
-    real = read_labels()
-    sealed = {r.key for r in real if r.dataset == DATASET and r.split == "sealed"}
-    dev = {r.key for r in real if r.dataset == DATASET and r.split == "dev"}
-    spans: dict[str, list[tuple[str | None, int, int]]] = defaultdict(list)
-    for r in _rows(base / "spans.csv"):
-        spans[r["annotation"]].append((_type_of(r["type"]), int(r["start"]), int(r["end"])))
-    notes: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for r in _rows(base / "annotations.csv"):
-        notes[r["comment_id"]].append(r)
+    comments, notes, spans = read_set(public)
     out = []
-    for r in _rows(base / "comments.csv"):
-        cid, text = r["comment_id"], r["comment_text"]
-        part = part_of(cid, sealed, dev)
+    for cid, text, part in comments:
         own = notes.get(cid, [])
         if part in (None, "test") or not 1 <= len(own) <= MAX_ANNOTATORS:
             continue

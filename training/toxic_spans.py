@@ -99,21 +99,36 @@ def _majority(marks: list[set[int]]) -> frozenset[int]:
     return frozenset(i for i, n in counts.items() if n * 2 > len(marks))
 
 
-def load_toxic_spans(public: Path, labels_file: Path | None = None) -> list[SpanComment]:
+Marks = dict[str, list[tuple[str | None, int, int]]]  # annotation -> (attribute or None, start, end)
+
+
+def read_set(
+    public: Path, labels_file: Path | None = None
+) -> tuple[list[tuple[str, str, str | None]], dict[str, list[dict[str, str]]], Marks]:
+    """The set's three files joined: for each comment (id, text, its part by part_of), its annotators' rows, and
+    every annotation's typed character marks. Sealed comments come with part None."""
     base = Path(public) / FOLDER
     real = read_labels(labels_file) if labels_file else read_labels()
     sealed = {r.key for r in real if r.dataset == DATASET and r.split == "sealed"}
     dev = {r.key for r in real if r.dataset == DATASET and r.split == "dev"}
-    spans: dict[str, list[tuple[str | None, int, int]]] = defaultdict(list)
+    spans: Marks = defaultdict(list)
     for r in _rows(base / "spans.csv"):
         spans[r["annotation"]].append((_type_of(r["type"]), int(r["start"]), int(r["end"])))
     annotators: dict[str, list[dict[str, str]]] = defaultdict(list)
     for r in _rows(base / "annotations.csv"):
         annotators[r["comment_id"]].append(r)
+    rows = _rows(base / "comments.csv")
+    return (
+        [(r["comment_id"], r["comment_text"], part_of(r["comment_id"], sealed, dev)) for r in rows],
+        annotators,
+        spans,
+    )
+
+
+def load_toxic_spans(public: Path, labels_file: Path | None = None) -> list[SpanComment]:
+    comments, annotators, spans = read_set(public, labels_file)
     out = []
-    for r in _rows(base / "comments.csv"):
-        cid, text = r["comment_id"], r["comment_text"]
-        part = part_of(cid, sealed, dev)
+    for cid, text, part in comments:
         notes = annotators.get(cid, [])
         if part is None or not notes:
             continue
