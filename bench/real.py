@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
+from sklearn.metrics import cohen_kappa_score, f1_score
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -79,6 +79,14 @@ def agreement(rows: list[Any]) -> dict[str, Any]:
         "n_both_passes": len(both),
         "passes_agree": round(float(np.mean([x == y for x, y in zip(a, b, strict=True)])), 4),
         "cohen_kappa": round(float(cohen_kappa_score(a, b)), 4),
+        # One pass scored as if it were the model, against the other: what one reader of the rubric reaches,
+        # beside which the model's figures and the targets can be read.
+        "pass_macro_f1": round(float(f1_score(b, a, labels=sorted({*a, *b}), average="macro")), 4),
+        "pass_civil_called_toxic": (
+            round(float(np.mean([x == "toxic" for x, y in zip(a, b, strict=True) if y != "toxic"])), 4)
+            if any(y != "toxic" for y in b)
+            else None
+        ),
         "third_readings": sum(1 for r in both if r.c and r.a != r.b),
     }
 
@@ -156,13 +164,15 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "## Agreement of the two blind passes, all splits",
         "",
-        "| source | comments | passes agree | kappa | third readings |",
-        "|---|---|---|---|---|",
+        "One pass scored against the other as if it were the model: what one reader of the rubric reaches.",
+        "",
+        "| source | comments | passes agree | kappa | macro-F1, one pass vs the other | civil called toxic, one pass vs the other | third readings |",
+        "|---|---|---|---|---|---|---|",
     ]
     for source, a in result["agreement_all_splits"].items():
         lines.append(
             f"| {source} | {a['n_both_passes']} | {_fmt(a.get('passes_agree'))} | {_fmt(a.get('cohen_kappa'))} | "
-            f"{a.get('third_readings', 0)} |"
+            f"{_fmt(a.get('pass_macro_f1'))} | {_fmt(a.get('pass_civil_called_toxic'))} | {a.get('third_readings', 0)} |"
         )
     apc = result.get("alt_profanity_check")
     if isinstance(apc, dict):
