@@ -7,6 +7,7 @@ reads, for each training comment, a table built without that comment's fold (els
 table that has already seen the answer), and the heads' scores out of fold for the same reason.
 """
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +25,11 @@ SMOOTHING = 2.0  # pseudo-words at the overall rate in each word's log-odds
 MIN_SUPPORT = 2  # words seen fewer times stay out of the table (they read as unseen)
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.15, 0.85, 0.05))
 GATE_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.0, 0.85, 0.05))
+
+
+def folds_of(comments: Sequence[SpanComment]) -> np.ndarray:
+    """Each comment's cross-validation fold, from a hash of its id: the same fold on every run and machine."""
+    return np.array([int(hashlib.sha256(c.comment_id.encode()).hexdigest()[:6], 16) % FOLDS for c in comments])
 
 
 def binary(comments: Sequence[SpanComment], name: str) -> np.ndarray:

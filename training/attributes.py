@@ -28,7 +28,7 @@ from model.modeldir import ArtifactError
 from model.normalize import normalize
 from model.spans import CATEGORIES, SPAN_OUTPUTS, merge, offsets, words
 
-from .attribute_fit import FOLDS, WordTables, binary, fit_heads, fit_spans, gold_of, out_of_fold, shares, span_f1
+from .attribute_fit import WordTables, binary, fit_heads, fit_spans, folds_of, gold_of, out_of_fold, shares, span_f1
 from .public import PublicDataError
 from .realdata import read_labels, row_key
 from .toxic_spans import DATASET, SpanComment, load_calm, load_toxic_spans
@@ -91,7 +91,7 @@ def train(
     parts = {p: [c for c in comments if c.part == p] for p in ("train", "calibration", "test", "dev")}
     log(f"comments by part: { {p: len(v) for p, v in parts.items()} }")
     tr, cal = parts["train"], parts["calibration"]
-    folds = np.array([int(hashlib.sha256(c.comment_id.encode()).hexdigest()[:6], 16) % FOLDS for c in tr])
+    folds = folds_of(tr)
     tables = WordTables(tr, folds)
     inputs = {}
     for p, cs in parts.items():

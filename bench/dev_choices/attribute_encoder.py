@@ -12,7 +12,6 @@ bench/results/perspective-encoder.md.
 """
 # ruff: noqa: E402  (the repository root goes on sys.path before the project is imported)
 
-import hashlib
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from model.attributes import ATTRIBUTES, SUMMARY_COLUMNS, head_inputs
 from model.normalize import normalize
-from training.attribute_fit import FOLDS, WordTables, binary, fit_heads, out_of_fold, shares
+from training.attribute_fit import WordTables, binary, fit_heads, folds_of, out_of_fold, shares
 from training.attributes import CALM_WEIGHT, embed, encoder_config
 from training.toxic_spans import load_calm, load_toxic_spans
 
@@ -34,12 +33,11 @@ def main(folder: str) -> None:
     comments = [c for c in load_toxic_spans(public) + load_calm(public) if c.part in ("train", "calibration")]
     tr = [c for c in comments if c.part == "train"]
     cal = [c for c in comments if c.part == "calibration"]
-    folds = np.array([int(hashlib.sha256(c.comment_id.encode()).hexdigest()[:6], 16) % FOLDS for c in tr])
+    folds = folds_of(tr)
     tables = WordTables(tr, folds)
-    n_tr, n_cal = [c.text for c in tr], [c.text for c in cal]
     summaries_tr = tables.train_summaries()
-    summaries_cal = np.array([tables.full.summarise(t) for t in n_cal]).reshape(len(cal), SUMMARY_COLUMNS)
-    norm_tr, norm_cal = [normalize(t) for t in n_tr], [normalize(t) for t in n_cal]
+    summaries_cal = np.array([tables.full.summarise(c.text) for c in cal]).reshape(len(cal), SUMMARY_COLUMNS)
+    norm_tr, norm_cal = [normalize(c.text) for c in tr], [normalize(c.text) for c in cal]
     y_tr = {a: shares(tr, a) for a in ATTRIBUTES}
     y_cal = {a: binary(cal, a) for a in ATTRIBUTES}
     own_cal = np.array([not c.calm for c in cal])
